@@ -1,0 +1,1 @@
+# Assessment models arrive with the assessment issue (#7).

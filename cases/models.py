@@ -1,0 +1,1 @@
+# Case engine models arrive with the case-engine issue (#3).
