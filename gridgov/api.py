@@ -12,7 +12,6 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-
 _CODE_BY_STATUS = {
     400: "invalid",
     401: "not_authenticated",

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -68,8 +69,38 @@ class HouseholdAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 resident.save()
 
 
+class ResidentAdminForm(forms.ModelForm):
+    """The stored ID number and phone never travel to the browser: the fields start empty with the
+    masked value as a hint, and an empty submission keeps what is stored."""
+
+    class Meta:
+        model = Resident
+        fields = ["household", "name", "id_number", "phone", "relation", "tags", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, masked in (("id_number", self.instance.id_number_masked), ("phone", self.instance.phone_masked)):
+            if name in self.fields and self.instance.pk:
+                self.initial[name] = ""
+                self.fields[name].required = False
+                self.fields[name].help_text = _("当前：%(value)s；留空表示不修改") % {"value": masked or "—"}
+
+    def _keep(self, name):
+        value = self.cleaned_data.get(name)
+        if not value and self.instance.pk:
+            return type(self.instance).objects.filter(pk=self.instance.pk).values_list(name, flat=True).first()
+        return value
+
+    def clean_id_number(self):
+        return self._keep("id_number")
+
+    def clean_phone(self):
+        return self._keep("phone")
+
+
 @admin.register(Resident)
 class ResidentAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    form = ResidentAdminForm
     list_display = ("name", "masked_id", "masked_phone", "relation", "household")
     list_filter = ("relation", "tags", "is_active")
     search_fields = ("name", "household__code")

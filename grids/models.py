@@ -84,7 +84,14 @@ class Area(MPTTModel):
                 )
             if self.pk and (parent.pk == self.pk or parent.is_descendant_of(self)):
                 errors.setdefault("parent", []).append(_("不能把区域移动到它自己或它的下级之下"))
-            if not expected and code and not (code.startswith(parent.code) and len(code) > len(parent.code)):
+            # New zones, grids and groups extend their parent's code. A moved area keeps its code:
+            # the code is its identity in history, imports and other systems.
+            if (
+                self._state.adding
+                and not expected
+                and code
+                and not (code.startswith(parent.code) and len(code) > len(parent.code))
+            ):
                 errors.setdefault("code", []).append(
                     _("编码应以上级编码 %(code)s 开头并加顺序号") % {"code": parent.code}
                 )
@@ -108,14 +115,19 @@ class Area(MPTTModel):
                 refresh_paths_below(self)
 
     def move_to(self, target, position: str = "first-child") -> None:
-        with tree_write_lock():
-            self.refresh_from_db(fields=["lft", "rght", "tree_id", "depth", "parent"])
-            if target is not None:
-                target.refresh_from_db(fields=["lft", "rght", "tree_id", "depth", "parent"])
-            super().move_to(target, position)
-            from .paths import refresh_paths_below
-
-            refresh_paths_below(self)
+        """Drag-and-drop in the admin lands here. Siblings are ordered by code (the code is the
+        sequence), so a drop only chooses the new parent: dropping onto a node (first/last-child)
+        makes it the parent, dropping beside a node (left/right) takes that node's parent."""
+        if position in ("left", "right"):
+            new_parent_id = target.parent_id if target is not None else None
+        else:
+            new_parent_id = target.pk if target is not None else None
+        if new_parent_id == self.parent_id:
+            return
+        self.parent_id = new_parent_id
+        self.parent = type(self)._base_manager.get(pk=new_parent_id) if new_parent_id else None
+        self.full_clean()
+        self.save()
 
     def delete(self, *args, **kwargs):
         from .services import area_delete_blockers
@@ -149,9 +161,7 @@ class AreaPath(models.Model):
     county = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False)
     town = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False)
     zone = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False)
-    village = models.ForeignKey(
-        Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
-    )
+    village = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False)
     grid = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False)
 
     PATH_FIELDS = ("county", "town", "zone", "village", "grid")
@@ -211,13 +221,9 @@ class Household(AreaPath):
 
 
 class Resident(AreaPath):
-    household = models.ForeignKey(
-        Household, verbose_name=_("户"), on_delete=models.PROTECT, related_name="residents"
-    )
+    household = models.ForeignKey(Household, verbose_name=_("户"), on_delete=models.PROTECT, related_name="residents")
     name = models.CharField(_("姓名"), max_length=50)
-    id_number = models.CharField(
-        _("身份证号"), max_length=18, blank=True, validators=[pii.validate_id_number]
-    )
+    id_number = models.CharField(_("身份证号"), max_length=18, blank=True, validators=[pii.validate_id_number])
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     phone = models.CharField(_("电话"), max_length=20, blank=True, validators=[pii.validate_phone])
@@ -241,14 +247,6 @@ class Resident(AreaPath):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def id_number_masked(self) -> str:
-        return pii.mask_id_number(self.id_number)
-
-    @property
-    def phone_masked(self) -> str:
-        return pii.mask_phone(self.phone)
-
     def save(self, *args, **kwargs) -> None:
         self.id_number = pii.normalize_id_number(self.id_number)
         self.phone = pii.normalize_phone(self.phone)
@@ -265,3 +263,10 @@ class Resident(AreaPath):
                 setattr(self, f"{field}_id", getattr(self.household, f"{field}_id"))
         super().save(*args, **kwargs)
 
+    @property
+    def id_number_masked(self) -> str:
+        return pii.mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return pii.mask_phone(self.phone)

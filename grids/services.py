@@ -15,7 +15,8 @@ def area_delete_blockers(area) -> list[str]:
     through the child area it hangs from.
     """
     blockers = []
-    for rel in area._meta.related_objects:
+    relations = [f for f in area._meta.get_fields(include_hidden=True) if f.one_to_many and f.auto_created]
+    for rel in relations:
         if not isinstance(rel.field, ForeignKey) or rel.field.name in PATH_FIELDS:
             continue
         count = rel.related_model._base_manager.filter(**{rel.field.name: area}).count()

@@ -91,6 +91,12 @@ class Post(models.Model):
         where = self.area or self.department
         return f"{self.user} · {self.get_role_display()} · {where}"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        from grids.scope import forget_scope
+
+        forget_scope(self.user)
+
     def clean(self) -> None:
         levels = ROLE_LEVELS.get(self.role)
         if levels is None:
@@ -106,9 +112,3 @@ class Post(models.Model):
                     % {"role": self.get_role_display(), "level": self.area.get_level_display()}
                 }
             )
-
-    def save(self, *args, **kwargs) -> None:
-        super().save(*args, **kwargs)
-        from grids.scope import forget_scope
-
-        forget_scope(self.user)

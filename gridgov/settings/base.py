@@ -127,7 +127,9 @@ USE_TZ = True
 
 # --- Static and uploaded files --------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # dev/test serve straight from the app folders; production collects
 # Front-end libraries are installed from npm and copied by `npm run build` into this folder
 # (ignored by git): nothing third-party is committed.
 STATICFILES_DIRS = [BASE_DIR / "gridgov" / "static"]

@@ -105,8 +105,21 @@ class HouseholdSerializer(serializers.ModelSerializer):
     class Meta:
         model = Household
         fields = [
-            "id", "code", "area", "area_name", "address", "tags", "note", "is_active",
-            "residents_count", "town", "zone", "village", "grid", "created_at", "updated_at",
+            "id",
+            "code",
+            "area",
+            "area_name",
+            "address",
+            "tags",
+            "note",
+            "is_active",
+            "residents_count",
+            "town",
+            "zone",
+            "village",
+            "grid",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["town", "zone", "village", "grid", "created_at", "updated_at"]
 
@@ -154,12 +167,35 @@ class ResidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Resident
         fields = [
-            "id", "household", "name", "id_number", "gender", "birth_date", "phone", "relation",
-            "relation_display", "tags", "is_active", "area", "town", "zone", "village", "grid",
-            "created_at", "updated_at",
+            "id",
+            "household",
+            "name",
+            "id_number",
+            "gender",
+            "birth_date",
+            "phone",
+            "relation",
+            "relation_display",
+            "tags",
+            "is_active",
+            "area",
+            "town",
+            "zone",
+            "village",
+            "grid",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = [
-            "gender", "birth_date", "area", "town", "zone", "village", "grid", "created_at", "updated_at",
+            "gender",
+            "birth_date",
+            "area",
+            "town",
+            "zone",
+            "village",
+            "grid",
+            "created_at",
+            "updated_at",
         ]
 
     def validate_id_number(self, value: str) -> str:
