@@ -51,9 +51,9 @@ SCALES: dict[str, Scale] = {
     "demo": Scale(1, 2, (3, 3), (2, 3), (2, 3), (1, 1), (2, 3), (60, 90), (1, 2)),
     # The seeds' real sizes (001: 14 towns → 111 zones → 949 grids): ≈950 grids, ≈3,000 groups,
     # ≈150k households, ≈2,500 staff posts.
-    "county": Scale(1, 15, (7, 8), (3, 4), (2, 2), (1, 2), (3, 3), (140, 175), (6, 10)),
+    "county": Scale(1, 15, (7, 8), (3, 4), (2, 3), (1, 2), (3, 3), (130, 160), (6, 10)),
     # Several counties at county scale, for load tests of the multi-tree paths.
-    "province": Scale(6, 15, (7, 8), (3, 4), (2, 2), (1, 2), (3, 3), (140, 175), (6, 10)),
+    "province": Scale(6, 15, (7, 8), (3, 4), (2, 3), (1, 2), (3, 3), (130, 160), (6, 10)),
 }
 
 # Real county and town names of 淳安县 (seed 000) and neighbours, as public place names.

@@ -1,4 +1,5 @@
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -28,7 +29,12 @@ class AreaViewSet(ScopedReadOnlyViewSet):
     def get_queryset(self):
         qs = super().get_queryset()
         if self.action in ("list", "children"):
-            qs = qs.annotate(children_count=Count("children"))
+            # A correlated subquery, not a JOIN + GROUP BY: PostgreSQL evaluates it for the page's
+            # rows only, and the pagination COUNT(*) leaves it out.
+            children = (
+                Area.objects.filter(parent=OuterRef("pk")).order_by().values("parent").annotate(n=Count("id")).values("n")
+            )
+            qs = qs.annotate(children_count=Coalesce(Subquery(children), 0))
         return qs
 
     def get_serializer_class(self):
