@@ -8,7 +8,8 @@ from mptt.querysets import TreeQuerySet
 
 from gridgov import pii
 
-from .choices import GRID_LEVELS, LEVEL_RANK, STAT_CODE_LENGTH, AreaLevel, Gender, Relation
+from .choices import GRID_LEVELS, AreaLevel, Gender, Relation
+from .rules import code_rule_error, level_order_error
 from .tree import tree_write_lock
 
 
@@ -64,37 +65,15 @@ class Area(MPTTModel):
     # --- validation ---------------------------------------------------------------------------
     def clean(self) -> None:
         errors: dict[str, list] = {}
-        code = (self.code or "").strip()
-        if not code.isdigit():
-            errors.setdefault("code", []).append(_("编码只能包含数字"))
-        expected = STAT_CODE_LENGTH.get(self.level)
-        if expected and len(code) != expected:
-            errors.setdefault("code", []).append(
-                _("%(level)s的编码应为 %(n)d 位统计用区划代码") % {"level": self.get_level_display(), "n": expected}
-            )
         parent = self.parent
-        if parent is None:
-            if self.level != AreaLevel.COUNTY:
-                errors.setdefault("parent", []).append(_("只有县级区域可以没有上级"))
-        else:
-            if LEVEL_RANK[self.level] <= LEVEL_RANK[parent.level]:
-                errors.setdefault("level", []).append(
-                    _("层级顺序错误：%(child)s不能位于%(parent)s之下")
-                    % {"child": self.get_level_display(), "parent": parent.get_level_display()}
-                )
-            if self.pk and (parent.pk == self.pk or parent.is_descendant_of(self)):
-                errors.setdefault("parent", []).append(_("不能把区域移动到它自己或它的下级之下"))
-            # New zones, grids and groups extend their parent's code. A moved area keeps its code:
-            # the code is its identity in history, imports and other systems.
-            if (
-                self._state.adding
-                and not expected
-                and code
-                and not (code.startswith(parent.code) and len(code) > len(parent.code))
-            ):
-                errors.setdefault("code", []).append(
-                    _("编码应以上级编码 %(code)s 开头并加顺序号") % {"code": parent.code}
-                )
+        if message := code_rule_error(
+            (self.code or "").strip(), self.level, parent.code if parent else None, new=self._state.adding
+        ):
+            errors["code"] = [message]
+        if message := level_order_error(self.level, parent.level if parent else None):
+            errors["parent" if parent is None else "level"] = [message]
+        if parent is not None and self.pk and (parent.pk == self.pk or parent.is_descendant_of(self)):
+            errors.setdefault("parent", []).append(_("不能把区域移动到它自己或它的下级之下"))
         if errors:
             raise ValidationError(errors)
 

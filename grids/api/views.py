@@ -32,7 +32,11 @@ class AreaViewSet(ScopedReadOnlyViewSet):
             # A correlated subquery, not a JOIN + GROUP BY: PostgreSQL evaluates it for the page's
             # rows only, and the pagination COUNT(*) leaves it out.
             children = (
-                Area.objects.filter(parent=OuterRef("pk")).order_by().values("parent").annotate(n=Count("id")).values("n")
+                Area.objects.filter(parent=OuterRef("pk"))
+                .order_by()
+                .values("parent")
+                .annotate(n=Count("id"))
+                .values("n")
             )
             qs = qs.annotate(children_count=Coalesce(Subquery(children), 0))
         return qs
