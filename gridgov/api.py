@@ -41,6 +41,13 @@ def _flatten_codes(detail) -> str | None:
 
 
 def exception_handler(exc, context):
+    from cases.transitions import CaseActionError
+
+    if isinstance(exc, CaseActionError):
+        body = {"code": exc.code, "detail": exc.message}
+        if exc.fields:
+            body["errors"] = exc.fields
+        return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from cases.api.views import AttachmentViewSet, CaseViewSet, CategoryViewSet, NotificationViewSet
 from grids import views as grid_views
 from grids.api.views import AreaViewSet, HouseholdViewSet, ResidentViewSet, TagViewSet
 from staff.api.views import MeView
@@ -16,6 +17,10 @@ router.register("areas", AreaViewSet, basename="area")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("residents", ResidentViewSet, basename="resident")
 router.register("tags", TagViewSet, basename="tag")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("cases", CaseViewSet, basename="case")
+router.register("attachments", AttachmentViewSet, basename="attachment")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -16,6 +16,12 @@ def path_models() -> list:
     return [m for m in apps.get_models() if issubclass(m, AreaPath) and not m._meta.abstract]
 
 
+def moving_path_models() -> list:
+    """The AreaPath models whose rows follow their area when it moves. Households and residents do;
+    cases do not (REFRESH_PATH_ON_MOVE = False): a case stays counted where it was filed."""
+    return [m for m in path_models() if getattr(m, "REFRESH_PATH_ON_MOVE", True)]
+
+
 def path_from_ancestors(ancestors) -> dict[str, int | None]:
     """Path ids for the last node of `ancestors` (root first, node itself last)."""
     path: dict[str, int | None] = dict.fromkeys(PATH_FIELDS)
@@ -87,7 +93,7 @@ def refresh_paths_below(area) -> int:
     for area_id in subtree:
         by_path[tuple(cache(area_id).items())].append(area_id)
     updated = 0
-    for model in path_models():
+    for model in moving_path_models():
         for path, area_ids in by_path.items():
             values = {f"{field}_id": value for field, value in path}
             updated += model.objects.filter(area_id__in=area_ids).update(**values)

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -172,7 +173,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # due_at in the database is the truth; the sweep is idempotent and safe to run concurrently.
+    "sweep-deadlines": {"task": "cases.tasks.sweep_deadlines", "schedule": 60.0},
+    "reporting-compliance": {
+        "task": "cases.tasks.record_reporting_compliance",
+        "schedule": crontab(hour=0, minute=20),
+    },
+}
+
+# --- Case engine ----------------------------------------------------------------------------
+GRIDGOV_REMIND_SHARE = "0.8"  # automatic 催办 at this share of a step's limit
+GRIDGOV_AUTO_ESCALATE_AFTER_HOURS = float(os.environ.get("GRIDGOV_AUTO_ESCALATE_AFTER_HOURS", "24"))
+GRIDGOV_MAX_UPLOAD_BYTES = int(os.environ.get("GRIDGOV_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+GRIDGOV_NOTIFICATION_CHANNELS = [
+    "cases.notifications.InAppChannel",
+    "cases.notifications.EmailChannel",
+]
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "gridgov@localhost")
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,5 @@
 """Tests: PostgreSQL/Redis when DATABASE_URL / CELERY_BROKER_URL are set, SQLite otherwise."""
 
-import os
 
 from .base import *  # noqa: F403
 
@@ -12,7 +11,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tasks run in a real worker only where a test starts one; elsewhere `.delay()` must not block on
-# a broker that the test did not ask for.
-CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+# Tasks run inline (eager) except in the tests that start a real worker on Redis and switch this
+# off for their duration.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "zh-hans"

@@ -310,14 +310,6 @@ def test_calendar_changed_is_sent_once_after_commit_and_enqueues_the_task(
     assert enqueued == [[2027, 2028]]
 
 
-def test_recompute_task_only_logs_for_now(caplog):
-    from cases.tasks import recompute_deadlines_for_years
-
-    with caplog.at_level("INFO", logger="cases.tasks"):
-        assert recompute_deadlines_for_years.apply(args=[[2027, 2026, 2027]]).get() == [2026, 2027]
-    assert "not recomputed yet" in caplog.text
-
-
 # --- warnings in the admin -------------------------------------------------------------------------
 
 
