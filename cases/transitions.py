@@ -12,6 +12,7 @@ posts (role, area or department):
 - GRID_CHIEF  grid chief of that grid (checks what a grid worker solved inside the grid);
 - SUPERVISOR  zone chief, centre staff, town leader or county official posted strictly above the
               owning level (or at/above a department's area): urges, supervises, decides extensions;
+- CENTRE      centre staff or town leader of the town the case was filed in (回访 callbacks);
 - REPORTER    the user who filed the case;
 - SYSTEM      the deadline sweep (actor None).
 """
@@ -35,6 +36,7 @@ class Capacity(StrEnum):
     GRID = "grid"
     GRID_CHIEF = "grid_chief"
     SUPERVISOR = "supervisor"
+    CENTRE = "centre"
     REPORTER = "reporter"
     SYSTEM = "system"
 
@@ -186,7 +188,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(
         Action.RATE,
         frozenset({S.CLOSED}),
-        frozenset({C.REPORTER, C.SUPERVISOR, C.OWNER}),
+        frozenset({C.REPORTER, C.CENTRE}),
         None,
         needs=("rating",),
         when=(_not_rated, "该事件已回访"),
@@ -210,6 +212,7 @@ OWNER_ROLES: dict[str, frozenset] = {
 VILLAGE_LEVELS = frozenset({AreaLevel.VILLAGE, AreaLevel.COMMUNITY})
 SUPERVISOR_ROLES = frozenset({Role.ZONE_CHIEF, Role.CENTRE_STAFF, Role.TOWN_LEADER, Role.COUNTY_OFFICIAL})
 GRID_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_CHIEF})
+CENTRE_ROLES = frozenset({Role.CENTRE_STAFF, Role.TOWN_LEADER})
 
 
 class CaseActionError(Exception):
@@ -276,6 +279,8 @@ def capacities(case, user, posts=None) -> set[Capacity]:
             result.add(C.GRID)
             if post.role == Role.GRID_CHIEF:
                 result.add(C.GRID_CHIEF)
+        if post.role in CENTRE_ROLES and area.level == AreaLevel.TOWN and _contains(area, case.area):
+            result.add(C.CENTRE)
         if post.role in SUPERVISOR_ROLES and anchor is not None and _contains(area, anchor):
             strictly_above = case.owner_department_id is not None or area.pk != anchor.pk
             if strictly_above:
@@ -325,6 +330,10 @@ def resolve(case, action: str, user, posts=None) -> Rule:
         if rule.when is None or rule.when[0](case):
             return rule
         why = why or rule.when[1]
+    # The action is open to somebody else here (e.g. the grid chief checks a self-resolved case):
+    # for this user it is a matter of permission, not of the state.
+    if any(r.when is None or r.when[0](case) for r in in_state if r not in permitted):
+        raise NotPermitted(why or _("您无权对该事件执行“%(action)s”") % {"action": Action(action).label})
     raise IllegalTransition(why or _("当前不能执行该操作"))
 
 
