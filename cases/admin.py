@@ -3,10 +3,12 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.admin_scope import ScopedAdminMixin
+
 from . import calendar
 from .choices import DayKind
 from .forms import CalendarYearForm
-from .models import CalendarDay, CalendarYear, WorkingHours
+from .models import CalendarDay, CalendarYear, Case, CaseEvent, Category, WorkingHours
 
 WEEKDAYS = "一二三四五六日"
 
@@ -116,3 +118,80 @@ class WorkingHoursAdmin(admin.ModelAdmin):
     def daily_hours(self, obj):
         minutes = calendar.WorkingCalendar(obj.periods).daily_minutes
         return gettext("%(hours)d 小时 %(minutes)d 分") % {"hours": minutes // 60, "minutes": minutes % 60}
+
+
+# --- case engine --------------------------------------------------------------------------------
+
+
+class SubcategoryInline(admin.TabularInline):
+    model = Category
+    fk_name = "parent"
+    fields = (
+        "code",
+        "name",
+        "kind",
+        "default_level",
+        "urgent",
+        "accept_amount",
+        "accept_unit",
+        "handle_amount",
+        "handle_unit",
+        "verify_amount",
+        "verify_unit",
+        "is_active",
+    )
+    extra = 0
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    """The catalogue is edited here: 大类 with their 小类 inline, each with its limits."""
+
+    list_display = (
+        "code",
+        "name",
+        "parent",
+        "kind",
+        "default_level",
+        "urgent",
+        "handle_amount",
+        "handle_unit",
+        "is_active",
+    )
+    list_filter = ("kind", "default_level", "urgent", "is_active")
+    search_fields = ("code", "name")
+    list_select_related = ("parent",)
+    inlines = [SubcategoryInline]
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    fields = ("seq", "action", "actor", "from_state", "to_state", "owner_before", "owner_after", "note", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Read-only in the admin: every change to a case goes through the engine's actions."""
+
+    list_display = ("number", "title", "state", "category", "area", "is_overdue", "due_at", "created_at")
+    list_filter = ("state", "source", "is_overdue", "is_supervised", "category__parent")
+    search_fields = ("number", "title")
+    list_select_related = ("category", "area")
+    date_hierarchy = "created_at"
+    inlines = [CaseEventInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -166,3 +166,19 @@ def test_categories_and_notifications(tree, api_client, django_capture_on_commit
     assert api_client.post(reverse("notification-read", args=[note_id])).json()["is_read"] is True
     assert api_client.get(reverse("notification-list")).json()["unread_count"] == 0
     assert Notification.objects.filter(recipient=tree.users[Role.GRID_WORKER]).count() == 0
+
+
+def test_admin_edits_the_catalogue_and_sees_cases_read_only(tree, client, api_client):
+    api_client.force_authenticate(tree.users[Role.GRID_WORKER])
+    case = file_case(api_client, tree).json()
+    root = tree.users["nobody"]
+    root.is_staff = root.is_superuser = True
+    root.save()
+    client.force_login(root)
+    from cases.models import Category
+
+    parent = Category.objects.get(code="02")
+    assert client.get(reverse("admin:cases_category_change", args=[parent.pk])).status_code == 200
+    page = client.get(reverse("admin:cases_case_change", args=[case["id"]])).content.decode()
+    assert case["number"] in page and "上报" in page
+    assert client.get(reverse("admin:cases_case_add")).status_code == 403
