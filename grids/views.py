@@ -11,6 +11,18 @@ from .selectors import children_with_counts, node_totals
 
 @login_required
 def home(request):
+    """Each user lands on the desk of their main post."""
+    from gridgov.context_processors import desks
+
+    desk = desks(request).get("desk", {})
+    for key, url in (
+        ("worker", "worker:home"),
+        ("centre", "console:intake"),
+        ("department", "console:department"),
+        ("county", "console:county"),
+    ):
+        if desk.get(key):
+            return redirect(url)
     return redirect("grids:browser")
 
 

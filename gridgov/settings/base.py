@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.calendar_warnings",
+                "gridgov.context_processors.desks",
             ],
         },
     },
