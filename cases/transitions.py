@@ -289,17 +289,9 @@ def capacities(case, user, posts=None) -> set[Capacity]:
 
 
 def user_posts(user) -> list:
-    """The user's active posts with their areas (tree fields included), cached on the user object."""
-    cached = getattr(user, "_gridgov_posts", None)
-    if cached is None:
-        from staff.models import Post
+    from staff.selectors import posts_of
 
-        cached = list(Post.objects.active().filter(user=user).select_related("area", "department__area"))
-        try:
-            user._gridgov_posts = cached
-        except AttributeError:
-            pass
-    return cached
+    return posts_of(user)
 
 
 def rules_for(action: str) -> list[Rule]:

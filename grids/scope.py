@@ -80,6 +80,9 @@ def scope_for(user) -> Scope:
 
 
 def forget_scope(user) -> None:
+    from staff.selectors import forget_posts
+
+    forget_posts(user)
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
@@ -89,11 +92,13 @@ def _compute_scope(user) -> Scope:
         return Scope(everything=False, nodes=())
     if user.is_superuser:
         return Scope(everything=True, nodes=())
-    from staff.models import Post
+    from staff.selectors import posts_of
 
     nodes = []
-    for area in Post.objects.scope_areas_of(user):
-        nodes.append(ScopeNode(area.pk, area.level, area.tree_id, area.lft, area.rght))
+    for post in posts_of(user):
+        area = post.area or (post.department.area if post.department_id else None)
+        if area is not None and area.is_active:
+            nodes.append(ScopeNode(area.pk, area.level, area.tree_id, area.lft, area.rght))
     # Drop posts nested inside another post's subtree: the outer range already covers them.
     outer = [n for n in nodes if not any(o is not n and o.contains(n) and o != n for o in nodes)]
     unique = tuple(dict.fromkeys(outer))

@@ -40,15 +40,6 @@ class PostQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
 
-    def scope_areas_of(self, user) -> list[Area]:
-        """The area at the top of each of the user's active posts (a department post: its area)."""
-        areas = []
-        for post in self.active().filter(user=user).select_related("area", "department__area"):
-            area = post.area or (post.department.area if post.department_id else None)
-            if area is not None and area.is_active:
-                areas.append(area)
-        return areas
-
     def visible_to(self, user):
         from grids.scope import scope_for
 
