@@ -9,6 +9,11 @@ const out = join(root, "gridgov", "static", "dist");
 
 const assets = [
   ["htmx.org/dist/htmx.min.js", "htmx.min.js"],
+  ["leaflet/dist/leaflet.js", "leaflet/leaflet.js"],
+  ["leaflet/dist/leaflet.css", "leaflet/leaflet.css"],
+  ["leaflet/dist/images/marker-icon.png", "leaflet/images/marker-icon.png"],
+  ["leaflet/dist/images/marker-icon-2x.png", "leaflet/images/marker-icon-2x.png"],
+  ["leaflet/dist/images/marker-shadow.png", "leaflet/images/marker-shadow.png"],
 ];
 
 mkdirSync(out, { recursive: true });
@@ -18,6 +23,7 @@ for (const [from, to] of assets) {
     console.error(`missing ${src}: run npm ci first`);
     process.exit(1);
   }
+  mkdirSync(dirname(join(out, to)), { recursive: true });
   copyFileSync(src, join(out, to));
   console.log(`dist/${to} <- ${from}`);
 }

@@ -191,6 +191,12 @@ GRIDGOV_NOTIFICATION_CHANNELS = [
     "cases.notifications.InAppChannel",
     "cases.notifications.EmailChannel",
 ]
+# Maps work without base tiles (offline intranets); a county may name its own tile server.
+GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
+GRIDGOV_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_TILE_ATTRIBUTION", "")
+GRIDGOV_DUPLICATE_DISTANCE_M = float(os.environ.get("GRIDGOV_DUPLICATE_DISTANCE_M", "200"))
+GRIDGOV_DUPLICATE_DAYS = int(os.environ.get("GRIDGOV_DUPLICATE_DAYS", "7"))
+GRIDGOV_NEAR_DUE_HOURS = float(os.environ.get("GRIDGOV_NEAR_DUE_HOURS", "4"))
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "gridgov@localhost")
 
