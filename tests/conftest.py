@@ -123,3 +123,24 @@ def phone_page(chromium):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def _load_reference_data() -> None:
+    """Rows that data migrations create (tags, the case catalogue). Transactional tests flush the
+    database after each test, taking these with them; put them back for the next one."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for module in ("grids.migrations.0002_default_tags", "cases.migrations.0003_default_categories"):
+        migration = import_module(module)
+        loader = getattr(migration, "add_tags", None) or migration.add
+        loader(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_transactional_tests(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        _load_reference_data()

@@ -19,6 +19,8 @@ def test_centre_staff_browses_the_town_on_a_phone(live_server, phone_page):
     tree = build_tree()
     page = phone_page
     login(page, live_server.url, f"a_{Role.CENTRE_STAFF}")
+    page.wait_for_selector("h1")  # lands on the intake queue of the centre
+    page.click("nav.nav >> text=区域")
     # A single post: straight into the town, with its totals.
     page.wait_for_selector("h1:has-text('千岛湖镇')")
     assert page.text_content("[data-total=households]").strip() == "3"
@@ -46,6 +48,7 @@ def test_centre_staff_browses_the_town_on_a_phone(live_server, phone_page):
 def test_other_town_url_is_not_found_in_the_browser(live_server, phone_page):
     tree = build_tree()
     login(phone_page, live_server.url, "b_grid_worker")
+    phone_page.goto(f"{live_server.url}/areas/")
     phone_page.wait_for_selector("h1:has-text('文昌第一网格')")
     response = phone_page.goto(f"{live_server.url}/areas/{tree['town_a'].pk}/")
     assert response.status == 404
