@@ -14,6 +14,9 @@ const assets = [
   ["leaflet/dist/images/marker-icon.png", "leaflet/images/marker-icon.png"],
   ["leaflet/dist/images/marker-icon-2x.png", "leaflet/images/marker-icon-2x.png"],
   ["leaflet/dist/images/marker-shadow.png", "leaflet/images/marker-shadow.png"],
+  ["echarts/dist/echarts.min.js", "echarts/echarts.min.js"],
+  ["@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js", "geoman/leaflet-geoman.min.js"],
+  ["@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css", "geoman/leaflet-geoman.css"],
 ];
 
 mkdirSync(out, { recursive: true });
