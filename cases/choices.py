@@ -70,6 +70,7 @@ class Action(models.TextChoices):
     REJECT = "reject", _("不予立案")
     SELF_RESOLVE = "self_resolve", _("网格内自行处置")
     DISPATCH = "dispatch", _("派遣")
+    SIGN = "sign", _("签收")
     RETURN = "return", _("退回")
     ESCALATE = "escalate", _("上报上级")
     SUBMIT_FEEDBACK = "submit_feedback", _("反馈结果")

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grids.models import AreaPath
@@ -326,6 +327,9 @@ class Case(AreaPath):
     extension_count = models.PositiveSmallIntegerField(_("延期次数"), default=0)
     accepted_at = models.DateTimeField(_("立案时间"), null=True, blank=True)
     accepted_on_time = models.BooleanField(_("按时签收"), null=True, blank=True)
+    sign_due_at = models.DateTimeField(_("签收期限"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    signed_on_time = models.BooleanField(_("按时签收（承办单位）"), null=True, blank=True)
     feedback_at = models.DateTimeField(_("反馈时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     handle_due_at = models.DateTimeField(_("处置期限"), null=True, blank=True)
@@ -334,7 +338,7 @@ class Case(AreaPath):
     rated_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
 
     version = models.PositiveIntegerField(_("版本"), default=1)
-    created_at = models.DateTimeField(_("上报时间"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("上报时间"), default=timezone.now, editable=False, db_index=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = CaseQuerySet.as_manager()
@@ -627,3 +631,4 @@ class GridDayCompliance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.grid_id} {self.day}: {self.reports}"
+

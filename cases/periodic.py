@@ -15,7 +15,7 @@ from grids.choices import AreaLevel
 from grids.models import Area
 
 from .choices import OPEN_STATES, Action, CaseState, Source
-from .models import Case, GridDayCompliance
+from .models import Case, GridDayCompliance, Supervision
 from .services import _calendar, _event, _remind_time
 
 DAILY_MINIMUM = 2
@@ -83,11 +83,32 @@ def recompute_deadlines(years: list[int]) -> int:
                 continue
             old = case.due_at
             case.due_at = new_due
-            case.remind_at = _remind_time(cal, max(case.step_started_at, min(old, new_due)), new_due) if old else None
+            if case.remind_at is not None:
+                # Not reminded yet in this step: at REMIND_SHARE of the step's budget on the calendar
+                # as it is now. Once reminded (remind_at cleared by the sweep) the step gets no second
+                # automatic reminder.
+                case.remind_at = _remind_time(cal, case.step_started_at, new_due, natural=False)
+            if case.state == CaseState.HANDLING and old is not None and case.handle_due_at == old:
+                # The handling deadline that closed_on_time is judged by moves with the step.
+                case.handle_due_at = new_due
             if case.is_overdue and new_due > dt.datetime.now(tz):
                 case.is_overdue = False
                 case.escalate_at = None
-            case.save(update_fields=["due_at", "remind_at", "is_overdue", "escalate_at", "updated_at"])
+                case.is_supervised = False
+                Supervision.objects.filter(case=case, step=case.step, automatic=True, is_open=True).update(
+                    is_open=False, closed_at=dt.datetime.now(tz)
+                )
+            case.save(
+                update_fields=[
+                    "due_at",
+                    "remind_at",
+                    "handle_due_at",
+                    "is_overdue",
+                    "is_supervised",
+                    "escalate_at",
+                    "updated_at",
+                ]
+            )
             _event(
                 case,
                 Action.RECALCULATE,

@@ -110,7 +110,9 @@ def department_queue(*, user, view: str = "open", now: dt.datetime | None = None
     now = now or timezone.now()
     dept_ids = [p.department_id for p in posts_of(user) if p.department_id]
     qs = Case.objects.filter(owner_department_id__in=dept_ids)
-    if view == "overdue":
+    if view == "unsigned":
+        qs = qs.filter(state=CaseState.HANDLING, signed_at__isnull=True, dispatcher_area__isnull=False)
+    elif view == "overdue":
         qs = qs.filter(state__in=OPEN_STATES, is_overdue=True)
     elif view == "feedback":
         qs = qs.filter(state=CaseState.FEEDBACK)

@@ -118,17 +118,21 @@ def start_step(case: Case, now: dt.datetime, due_at: dt.datetime | None = None) 
                 # Remember the budget in working minutes: a calendar change recomputes from it.
                 case.step_budget_minutes = cal.elapsed_minutes(now, due_at)
     case.due_at = due_at
-    case.remind_at = _remind_time(cal, now, due_at) if due_at else None
+    natural = case.step_budget_minutes is None
+    case.remind_at = _remind_time(cal, now, due_at, natural=natural) if due_at else None
 
 
-def _remind_time(cal: workcal.WorkingCalendar, start: dt.datetime, due_at: dt.datetime) -> dt.datetime | None:
-    """At REMIND_SHARE of the step's span, in the same kind of time as the span (working minutes
-    when the span has any, else natural time)."""
+def _remind_time(
+    cal: workcal.WorkingCalendar, start: dt.datetime, due_at: dt.datetime, *, natural: bool
+) -> dt.datetime | None:
+    """At REMIND_SHARE of the step's span: in working minutes for a working-time limit, in wall
+    time for a natural-time limit (urgent matters) or a deadline given as a point in time."""
     if due_at <= start:
         return None
-    working = cal.elapsed_minutes(start, due_at)
-    if working > 0:
-        return cal.add_working_minutes(start, int(working * REMIND_SHARE))
+    if not natural:
+        working = cal.elapsed_minutes(start, due_at)
+        if working > 0:
+            return cal.add_working_minutes(start, int(working * REMIND_SHARE))
     return start + (due_at - start) * float(REMIND_SHARE)
 
 
@@ -205,6 +209,7 @@ def case_report(
     now = now or _now()
     with transaction.atomic():
         case = Case(
+            created_at=now,
             number=next_case_number(now),
             source=source,
             kind=category.kind,
@@ -393,7 +398,18 @@ def _dispatch(case, rule, actor, note, now, params):
     case.dispatch_count += 1
     _enter(case, CaseState.HANDLING, now, due_at)
     case.handle_due_at = case.due_at
+    # The receiving unit signs for it (签收) within the category's accept limit.
+    accept = _limit_of(case, CaseState.REPORTED)
+    case.sign_due_at = _calendar(case).due(now, accept[0], accept[1]) if accept else None
+    case.signed_at = case.signed_on_time = None
     return {"target": str(target), "due_at": case.due_at.isoformat() if case.due_at else None}
+
+
+def _sign(case, rule, actor, note, now, params):
+    case.signed_at = now
+    case.signed_on_time = case.sign_due_at is None or now <= case.sign_due_at
+    case.assignee = actor
+    return {"on_time": case.signed_on_time}
 
 
 def _return(case, rule, actor, note, now, params):
@@ -483,9 +499,11 @@ def _decide_extension(case, actor, note, now, approve: bool):
         case.extension_count += 1
         case.handle_due_at = new_due
         case.due_at = new_due
+        # A new clock: its own automatic reminder and supervision (keyed by step).
+        case.step += 1
         case.is_overdue = False
         case.escalate_at = None
-        case.remind_at = _remind_time(_calendar(case), now, new_due)
+        case.remind_at = _remind_time(cal, now, new_due, natural=case.step_budget_minutes is None)
         _close_supervisions(case, now)
     else:
         req.status = ExtensionStatus.REFUSED
@@ -563,6 +581,7 @@ HANDLERS = {
     Action.REJECT: _reject,
     Action.SELF_RESOLVE: _self_resolve,
     Action.DISPATCH: _dispatch,
+    Action.SIGN: _sign,
     Action.RETURN: _return,
     Action.ESCALATE: _escalate,
     Action.SUBMIT_FEEDBACK: _submit_feedback,

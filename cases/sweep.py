@@ -120,7 +120,7 @@ def _remind_batch(now: dt.datetime, batch: int, result: SweepResult) -> int:
 def _overdue_batch(now: dt.datetime, batch: int, result: SweepResult) -> int:
     """At the deadline: overdue, a 督办 record for the level above (which is notified), and the time
     of the automatic escalation if the step can go up."""
-    cases = _claim(now, batch, due_at__lte=now, is_overdue=False)
+    cases = _claim(now, batch, due_at__lt=now, is_overdue=False)
     if not cases:
         return 0
     supervisions = []

@@ -69,6 +69,10 @@ def _was_dispatched(case) -> bool:
     return case.dispatcher_area_id is not None
 
 
+def _awaits_signing(case) -> bool:
+    return case.dispatcher_area_id is not None and case.signed_at is None
+
+
 def _owned_by_area(case) -> bool:
     return case.owner_area_id is not None
 
@@ -112,6 +116,13 @@ TABLE: tuple[Rule, ...] = (
         S.HANDLING,
         needs=("target",),
         when=(_owned_by_area, "部门不能转派，请退回派遣单位"),
+    ),
+    Rule(
+        Action.SIGN,
+        frozenset({S.HANDLING}),
+        frozenset({C.OWNER}),
+        S.HANDLING,
+        when=(_awaits_signing, "该事件无需签收或已签收"),
     ),
     Rule(
         Action.RETURN,

@@ -249,6 +249,7 @@ def supervision(request):
 
 
 DEPARTMENT_VIEWS = [
+    ("unsigned", _("待签收")),
     ("open", _("办理中")),
     ("overdue", _("已超时")),
     ("feedback", _("已反馈待核查")),
@@ -259,7 +260,7 @@ DEPARTMENT_VIEWS = [
 @login_required
 def department(request):
     """The department desk: what was dispatched to my departments, across every town they serve."""
-    view = request.GET.get("view", "open")
+    view = request.GET.get("view", "unsigned")
     qs = selectors.department_queue(user=request.user, view=view)
     return render(
         request,

@@ -160,6 +160,19 @@ def test_accept_dispatch_feedback_verify_closes_on_time(tree, people, django_cap
     assert actions_of(case) == [Action.REPORT, Action.ACCEPT, Action.DISPATCH, Action.SUBMIT_FEEDBACK, Action.VERIFY]
 
 
+def test_the_department_signs_for_a_dispatched_case_once(tree, people):
+    case = report(tree, people)
+    case = act(case, Action.DISPATCH, people["centre"], target=tree.departments["dept_a"])
+    # Dispatched Tue 09:10; 0202 accepts within 1 working hour: sign by 10:10.
+    assert case.sign_due_at == dt.datetime(2026, 11, 24, 10, 10, tzinfo=SH)
+    case = act(case, Action.SIGN, people["dept"])
+    assert case.signed_at is not None and case.signed_on_time is True and case.assignee == people["dept"]
+    with pytest.raises(IllegalTransition):
+        act(case, Action.SIGN, people["dept"])
+    with pytest.raises(NotPermitted):
+        services.case_act(case_id=case.pk, action=Action.SIGN, actor=people["centre"])
+
+
 def test_rework_loop_counts_and_returns_to_the_handler(tree, people):
     case = report(tree, people)
     case = act(case, Action.DISPATCH, people["centre"], target=tree.departments["dept_a"])
@@ -382,7 +395,7 @@ EXPECTED = {
         "zone": set(),
         "centre": {"urge", "supervise", "merge"},
         "leader": {"urge", "supervise", "merge"},
-        "dept": {"return", "escalate", "submit_feedback", "request_extension", "merge"},
+        "dept": {"sign", "return", "escalate", "submit_feedback", "request_extension", "merge"},
         "county": {"urge", "supervise", "merge"},
         "worker_b": set(),
     },

@@ -86,7 +86,9 @@ def test_a_case_from_intake_to_closed(live_server, chromium, tmp_path):
     photo.write_bytes(JPEG)
     context.clear_cookies()
     login(page, base, f"a_{Role.DEPARTMENT}")
-    page.goto(f"{base}/console/case/{case.pk}/")
+    page.goto(f"{base}/console/department/")
+    page.click(f"a.rowlink:has-text('{case.number}')")
+    do(page, "sign")
     do(page, "submit_feedback", fill={"note": "已劝离，增加夜间巡逻"}, files={"photos": str(photo)})
     assert page.text_content("[data-state]").strip() == "待核查"
 
@@ -97,7 +99,7 @@ def test_a_case_from_intake_to_closed(live_server, chromium, tmp_path):
     do(page, "verify", fill={"note": "现场已恢复正常"})
     assert page.text_content("[data-state]").strip() == "已结案"
     timeline = page.locator("ol.timeline li").evaluate_all("els => els.map(e => e.dataset.action)")
-    assert timeline == ["report", "accept", "dispatch", "return", "dispatch", "submit_feedback", "verify"]
+    assert timeline == ["report", "accept", "dispatch", "return", "dispatch", "sign", "submit_feedback", "verify"]
     assert page.locator("ol.timeline img.thumb").count() == 1
     context.close()
     assert Case.objects.get(pk=case.pk).state == "closed"
