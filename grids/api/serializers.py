@@ -50,34 +50,36 @@ class AreaDetailSerializer(AreaSerializer):
         return obj.boundary is not None
 
 
-class MaskedIdNumberField(serializers.CharField):
-    """Accepts a full ID number, returns it masked (`3301**********1234`) in every response."""
+class MaskedField(serializers.CharField):
+    """Accepts the full value (normalised and validated), returns it masked in every response."""
+
+    normalize = validate = mask = staticmethod(lambda value: value)
 
     def to_internal_value(self, data):
-        value = pii.normalize_id_number(super().to_internal_value(data))
+        value = self.normalize(super().to_internal_value(data))
         if value:
             try:
-                pii.validate_id_number(value)
+                self.validate(value)
             except Exception as exc:  # django ValidationError → DRF error with its code
                 raise serializers.ValidationError(exc.messages, code=getattr(exc, "code", "invalid")) from None
         return value
 
     def to_representation(self, value):
-        return pii.mask_id_number(value)
+        return self.mask(value)
 
 
-class MaskedPhoneField(serializers.CharField):
-    def to_internal_value(self, data):
-        value = pii.normalize_phone(super().to_internal_value(data))
-        if value:
-            try:
-                pii.validate_phone(value)
-            except Exception as exc:
-                raise serializers.ValidationError(exc.messages, code=getattr(exc, "code", "invalid")) from None
-        return value
+class MaskedIdNumberField(MaskedField):
+    """An ID number in, `3301**********1234` out."""
 
-    def to_representation(self, value):
-        return pii.mask_phone(value)
+    normalize = staticmethod(pii.normalize_id_number)
+    validate = staticmethod(pii.validate_id_number)
+    mask = staticmethod(pii.mask_id_number)
+
+
+class MaskedPhoneField(MaskedField):
+    normalize = staticmethod(pii.normalize_phone)
+    validate = staticmethod(pii.validate_phone)
+    mask = staticmethod(pii.mask_phone)
 
 
 class ScopedAreaField(serializers.PrimaryKeyRelatedField):
@@ -96,7 +98,43 @@ class ScopedHouseholdField(serializers.PrimaryKeyRelatedField):
         return Household.objects.visible_to(self.context["request"].user)
 
 
-class HouseholdSerializer(serializers.ModelSerializer):
+class TaggedSaveMixin:
+    """create/update through one atomic save: plain fields, then the model's save (a unique
+    clash becomes a field error), then the tags; `after_save` for what follows the row."""
+
+    duplicate_error: tuple[str, str, str] = ("", "", "")  # field, message, code
+
+    def after_save(self, instance, validated: dict) -> None:
+        pass
+
+    @transaction.atomic
+    def _save(self, instance, validated: dict):
+        tags = validated.pop("tags", None)
+        for key, value in validated.items():
+            setattr(instance, key, value)
+        self.before_save(instance)
+        try:
+            with transaction.atomic():
+                instance.save()
+        except IntegrityError:
+            field, message, code = self.duplicate_error
+            raise serializers.ValidationError({field: [message]}, code=code) from None
+        if tags is not None:
+            instance.tags.set(tags)
+        self.after_save(instance, validated)
+        return instance
+
+    def before_save(self, instance) -> None:
+        pass
+
+    def create(self, validated_data):
+        return self._save(self.Meta.model(), validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+
+class HouseholdSerializer(TaggedSaveMixin, serializers.ModelSerializer):
     area = ScopedAreaField()
     area_name = serializers.CharField(source="area.name", read_only=True)
     tags = serializers.SlugRelatedField(slug_field="code", queryset=Tag.objects.all(), many=True, required=False)
@@ -131,33 +169,18 @@ class HouseholdSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.message_dict["area"], code="bad_area_level") from None
         return area
 
-    @transaction.atomic
-    def _save(self, instance: Household, validated: dict) -> Household:
-        tags = validated.pop("tags", None)
-        for key, value in validated.items():
-            setattr(instance, key, value)
+    duplicate_error = ("code", _("户编号已存在"), "duplicate")
+
+    def before_save(self, instance: Household) -> None:
         set_path(instance)
-        try:
-            with transaction.atomic():
-                instance.save()
-        except IntegrityError:
-            raise serializers.ValidationError({"code": [_("户编号已存在")]}, code="duplicate") from None
-        if tags is not None:
-            instance.tags.set(tags)
-        if instance.pk and "area" in validated:
-            # Residents follow their household.
-            for resident in instance.residents.all():
+
+    def after_save(self, instance: Household, validated: dict) -> None:
+        if "area" in validated:
+            for resident in instance.residents.all():  # residents follow their household
                 resident.save()
-        return instance
-
-    def create(self, validated_data):
-        return self._save(Household(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
 
 
-class ResidentSerializer(serializers.ModelSerializer):
+class ResidentSerializer(TaggedSaveMixin, serializers.ModelSerializer):
     household = ScopedHouseholdField()
     id_number = MaskedIdNumberField(required=False, allow_blank=True, max_length=18)
     phone = MaskedPhoneField(required=False, allow_blank=True, max_length=20)
@@ -207,25 +230,7 @@ class ResidentSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(_("该身份证号已登记"), code="id_duplicate")
         return value
 
-    @transaction.atomic
-    def _save(self, instance: Resident, validated: dict) -> Resident:
-        tags = validated.pop("tags", None)
-        for key, value in validated.items():
-            setattr(instance, key, value)
-        try:
-            with transaction.atomic():
-                instance.save()
-        except IntegrityError:
-            raise serializers.ValidationError({"id_number": [_("该身份证号已登记")]}, code="id_duplicate") from None
-        if tags is not None:
-            instance.tags.set(tags)
-        return instance
-
-    def create(self, validated_data):
-        return self._save(Resident(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
+    duplicate_error = ("id_number", _("该身份证号已登记"), "id_duplicate")
 
 
 class TagSerializer(serializers.ModelSerializer):
