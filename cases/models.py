@@ -632,3 +632,5 @@ class GridDayCompliance(models.Model):
     def __str__(self) -> str:
         return f"{self.grid_id} {self.day}: {self.reports}"
 
+
+from .patrol import PatrolItem, PatrolLog  # noqa: E402,F401

@@ -123,3 +123,6 @@ class ResidentAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "key_visit", "order")
     list_editable = ("key_visit", "order")
+
+
+from . import admin_visits  # noqa: E402,F401

@@ -249,3 +249,6 @@ class Resident(AreaPath):
     @property
     def phone_masked(self) -> str:
         return pii.mask_phone(self.phone)
+
+
+from .visits import IdNumberAccess, Pairing, Visit  # noqa: E402,F401

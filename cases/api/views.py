@@ -1,7 +1,3 @@
-import hashlib
-import json
-
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,10 +11,10 @@ from gridgov.api import ScopedViewSetMixin
 from grids.models import Area
 from staff.models import Department
 
-from .. import services
+from .. import idempotency, services
 from ..attachments import validate_upload
 from ..choices import Action
-from ..models import Attachment, Case, Category, IdempotencyKey, Notification
+from ..models import Attachment, Case, Category, Notification
 from ..transitions import USER_ACTIONS
 from .filters import CaseFilter
 from .serializers import (
@@ -40,10 +36,6 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CategorySerializer
     queryset = Category.objects.filter(is_active=True).select_related("parent").order_by("code")
     pagination_class = None
-
-
-def _request_hash(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class CaseViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -70,30 +62,32 @@ class CaseViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnly
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
     )
     def create(self, request, *args, **kwargs):
-        key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
+        key = idempotency.clean_key(request.headers.get("Idempotency-Key"))
         if not key:
             return self._file(request)
-        digest = _request_hash(request.data)
-        with transaction.atomic():
-            row, created = IdempotencyKey.objects.get_or_create(
-                user=request.user, key=key, defaults={"request_hash": digest}
+
+        def attempt() -> idempotency.Recorded:
+            response = self._file(request)
+            if response.status_code >= 400:
+                raise idempotency.RolledBack(response)  # a failed attempt may be retried with the same key
+            return idempotency.Recorded(
+                value=response, case_id=response.data["id"], status_code=response.status_code, response=response.data
             )
-            if created:
-                response = self._file(request)
-                if response.status_code >= 400:
-                    transaction.set_rollback(True)  # a failed attempt may be retried with the same key
-                    return response
-                row.case_id = response.data["id"]
-                row.status_code = response.status_code
-                row.response = response.data
-                row.save(update_fields=["case", "status_code", "response"])
-                return response
-        if row.request_hash != digest:
+
+        try:
+            outcome = idempotency.run_once(
+                user=request.user, key=key, digest=idempotency.request_hash(request.data), action=attempt
+            )
+        except idempotency.RolledBack as failed:
+            return failed.value
+        if not outcome.replayed:
+            return outcome.value
+        if outcome.mismatch:
             return Response(
                 {"code": "idempotency_key_reused", "detail": _("该幂等键已用于另一份不同的提交")},
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
-        replay = Response(row.response, status=row.status_code)
+        replay = Response(outcome.response, status=outcome.status_code)
         replay["Idempotent-Replayed"] = "true"
         return replay
 
