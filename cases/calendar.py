@@ -127,11 +127,20 @@ class YearData:
         if admin is not None:
             return admin, DaySource.ADMIN
         if self.package:
-            try:
-                return bool(chinese_calendar.is_workday(d)), DaySource.PACKAGE
-            except NotImplementedError:  # pragma: no cover - package_covers() said it would not
-                pass
+            working = _package_workday(d)
+            if working is not None:
+                return working, DaySource.PACKAGE
         return d.weekday() < 5, DaySource.FALLBACK
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_workday(d: date) -> bool | None:
+    """chinesecalendar's answer for a day, memoised: the package recomputes its year range on every
+    call (≈ 20 µs), and deadline arithmetic asks about the same days over and over."""
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError:  # pragma: no cover - package_covers() said it would not
+        return None
 
 
 _cache: dict[int, YearData] = {}
@@ -486,6 +495,11 @@ class WorkingCalendar:
         if days_off > MAX_CONSECUTIVE_DAYS_OFF:
             raise CalendarError(f"no working day in the {MAX_CONSECUTIVE_DAYS_OFF} days before {day}")
         return days_off
+
+
+def has_area_hours() -> bool:
+    """Whether any area has working hours of its own (else every case uses the default)."""
+    return any(key is not None for key in _working_hours_map())
 
 
 def default_calendar() -> WorkingCalendar:

@@ -88,6 +88,7 @@ class Action(models.TextChoices):
     REMIND = "remind", _("到期提醒")
     OVERDUE = "overdue", _("超时")
     RECALCULATE = "recalculate", _("重新计算期限")
+    REASSIGN_AREA = "reassign_area", _("调整所属网格")
 
 
 class Rating(models.TextChoices):

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grids.choices import GRID_LEVELS, LEVEL_RANK, AreaLevel
 from grids.models import Area, Household
-from grids.paths import set_path
+from grids.paths import path_from_ancestors
 from staff.models import Department
 
 from . import calendar as workcal
@@ -63,22 +62,28 @@ def _now() -> dt.datetime:
 
 
 def next_case_number(now: dt.datetime | None = None) -> str:
-    """2026112400001: the local date and a 5-digit daily sequence, safe under concurrency (the
-    day's row is locked by the UPDATE until the filing transaction commits)."""
+    """2026112400001: the local date and a 5-digit daily sequence. One upsert that returns the new
+    value: concurrency-safe (the day's row stays locked until the filing commits) in one round trip
+    (PostgreSQL, and SQLite ≥ 3.35)."""
     day = timezone.localdate(now or _now())
-    updated = CaseNumber.objects.filter(day=day).update(last=F("last") + 1)
-    if not updated:
-        try:
-            with transaction.atomic():
-                CaseNumber.objects.create(day=day, last=1)
-        except IntegrityError:
-            CaseNumber.objects.filter(day=day).update(last=F("last") + 1)
-    last = CaseNumber.objects.get(day=day).last
+    table = connection.ops.quote_name(CaseNumber._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "
+            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [day],
+        )
+        last = cursor.fetchone()[0]
     return f"{day:%Y%m%d}{last:05d}"
 
 
 def _calendar(case: Case) -> workcal.WorkingCalendar:
-    return workcal.WorkingCalendar.for_area(case.county if case.county_id else None)
+    # `county` may be pre-filled from the ancestors already read; otherwise it is read only when
+    # some area has working hours of its own.
+    county = getattr(case, "_county_area", None)
+    if county is None and case.county_id and workcal.has_area_hours():
+        county = case.county
+    return workcal.WorkingCalendar.for_area(county)
 
 
 def _limit_of(case: Case, state: str) -> tuple[Decimal, str] | None:
@@ -139,14 +144,15 @@ def _remind_time(
 # --- owners -----------------------------------------------------------------------------------
 
 
-def initial_owner(area: Area, category: Category) -> Area:
+def initial_owner(area: Area, category: Category, ancestors: list[Area] | None = None) -> Area:
     """The ancestor-or-self of `area` at the category's handling level; where the tree skips that
     level, the nearest level above it."""
     target_rank = LEVEL_OF_HANDLING[category.default_level]
-    for node in area.get_ancestors(ascending=True, include_self=True):
+    chain = ancestors if ancestors is not None else list(area.get_ancestors(include_self=True))
+    for node in reversed(chain):
         if LEVEL_RANK[node.level] <= target_rank:
             return node
-    return area.get_root()
+    return chain[0]
 
 
 def _owner_label(case: Case) -> str:
@@ -226,18 +232,21 @@ def case_report(
             longitude=longitude,
             step=0,
         )
-        set_path(case, area)
+        ancestors = list(area.get_ancestors(include_self=True))  # one read serves path, owner, calendar
+        for field, value in path_from_ancestors(ancestors).items():
+            setattr(case, f"{field}_id", value)
+        case._county_area = ancestors[0] if ancestors[0].pk == case.county_id else None
         if category.kind == CaseKind.INFORMATION:
             case.state = CaseState.CLOSED
             case.closed_at = now
             note = _("信息类事项，登记备案")
         else:
             case.state = CaseState.REPORTED
-            case.owner_area = initial_owner(area, category)
+            case.owner_area = initial_owner(area, category, ancestors)
             note = ""
         start_step(case, now)
         case.save()
-        event = _event(case, Action.REPORT, reporter, "", case.state, "", _owner_label(case), note, {}, now)
+        event = _event(case, Action.REPORT, reporter, "", case.state, "", _owner_label(case), note, {}, now, seq=1)
         _attach(attachments, case, event)
     _after_commit(event)
     return case
@@ -532,7 +541,7 @@ def _supervise(case, rule, actor, note, now, params):
         automatic=False,
         opened_by=actor,
         note=note,
-        level_area=_supervising_area(case),
+        level_area_id=supervising_area_id(case),
     )
     case.is_supervised = True
     return {}
@@ -598,23 +607,32 @@ HANDLERS = {
 }
 
 
-def _supervising_area(case: Case) -> Area | None:
-    """The level above whoever holds the case: it is told about overdue steps and supervises."""
+def supervising_area_id(case: Case) -> int | None:
+    """The level above whoever holds the case: it is told about overdue steps and supervises.
+    Ids only, so a batch of cases needs no extra reads."""
     if case.owner_department_id:
-        return case.dispatcher_area or case.owner_department.area
+        return case.dispatcher_area_id or case.owner_department.area_id
     if case.owner_area_id:
-        return case.owner_area.parent or case.owner_area
-    return case.town
+        return case.owner_area.parent_id or case.owner_area_id
+    return case.town_id
+
+
+def _supervising_area(case: Case) -> Area | None:
+    area_id = supervising_area_id(case)
+    return Area.objects.filter(pk=area_id).first() if area_id else None
 
 
 # --- events, attachments, notifications ---------------------------------------------------------
 
 
-def _event(case, action, actor, from_state, to_state, owner_before, owner_after, note, data, now) -> CaseEvent:
-    last = case.events.order_by("-seq").values_list("seq", flat=True).first() or 0
+def _event(
+    case, action, actor, from_state, to_state, owner_before, owner_after, note, data, now, seq: int | None = None
+) -> CaseEvent:
+    if seq is None:
+        seq = (case.events.order_by("-seq").values_list("seq", flat=True).first() or 0) + 1
     return CaseEvent.objects.create(
         case=case,
-        seq=last + 1,
+        seq=seq,
         action=action,
         actor=actor,
         from_state=from_state,

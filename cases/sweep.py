@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from .choices import OPEN_STATES, Action, CaseState
 from .models import Case, CaseEvent, Reminder, Supervision
-from .services import _supervising_area, case_act
+from .services import case_act, supervising_area_id
 from .transitions import CaseActionError
 
 ESCALATING_STATES = (CaseState.REPORTED, CaseState.ESCALATED, CaseState.HANDLING)
@@ -124,19 +124,25 @@ def _overdue_batch(now: dt.datetime, batch: int, result: SweepResult) -> int:
     if not cases:
         return 0
     supervisions = []
+    up, stay = [], []
     for c in cases:
-        c.is_overdue = True
-        c.is_supervised = True
-        c.remind_at = None
         can_go_up = c.state in ESCALATING_STATES and (
             c.owner_department_id is not None or (c.owner_area_id and c.owner_area.parent_id)
         )
-        c.escalate_at = (c.due_at + grace()) if can_go_up else None
+        (up if can_go_up else stay).append(c.pk)
         supervisions.append(
-            Supervision(case=c, step=c.step, automatic=True, level_area=_supervising_area(c), note=_("超时自动督办"))
+            Supervision(
+                case=c, step=c.step, automatic=True, level_area_id=supervising_area_id(c), note=_("超时自动督办")
+            )
         )
     Supervision.objects.bulk_create(supervisions, ignore_conflicts=True)
-    Case.objects.bulk_update(cases, ["is_overdue", "is_supervised", "remind_at", "escalate_at"], batch_size=500)
+    # Two set-based UPDATEs instead of a per-row CASE: escalation falls due a grace period after
+    # the deadline for the cases that have a level above them.
+    flags = {"is_overdue": True, "is_supervised": True, "remind_at": None}
+    if up:
+        Case.objects.filter(pk__in=up).update(escalate_at=F("due_at") + grace(), **flags)
+    if stay:
+        Case.objects.filter(pk__in=stay).update(escalate_at=None, **flags)
     result.event_ids += _events(cases, Action.OVERDUE, _("已超过办理期限，列入督办"))
     result.overdue += len(cases)
     return len(cases)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("areas/", include("grids.urls")),
+    path("areas/", include("grids.boundary_urls")),
     path("m/", include("cases.worker.urls")),
     path("console/", include("cases.console.urls")),
     path("admin/", admin.site.urls),

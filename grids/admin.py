@@ -19,7 +19,8 @@ class AreaAdmin(ScopedAdminMixin, DraggableMPTTAdmin):
     list_display_links = ("indented_title",)
     list_filter = ("level", "is_active")
     search_fields = ("name", "code")
-    readonly_fields = ("created_at", "updated_at")
+    # The boundary is edited on the map (validated and versioned), never as raw JSON here.
+    readonly_fields = ("boundary", "created_at", "updated_at")
     fields = ("code", "name", "level", "parent", "is_active", "boundary", "created_at", "updated_at")
     raw_id_fields = ("parent",)
     mptt_level_indent = 18
@@ -125,4 +126,4 @@ class TagAdmin(admin.ModelAdmin):
     list_editable = ("key_visit", "order")
 
 
-from . import admin_visits  # noqa: E402,F401
+from . import admin_boundaries, admin_visits  # noqa: E402,F401

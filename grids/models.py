@@ -251,4 +251,5 @@ class Resident(AreaPath):
         return pii.mask_phone(self.phone)
 
 
+from .boundary_models import BoundaryVersion  # noqa: E402,F401
 from .visits import IdNumberAccess, Pairing, Visit  # noqa: E402,F401

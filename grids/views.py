@@ -52,6 +52,9 @@ class AreaBrowserView(ScopedObjectMixin, DetailView):
         ctx["breadcrumb"] = [(a, scope.contains_area(a)) for a in ancestors]
         ctx["children"] = children_with_counts(area)
         ctx["totals"] = node_totals(area)
+        from .boundaries import can_edit_boundaries
+
+        ctx["can_edit_boundary"] = can_edit_boundaries(self.request.user, area)
         return ctx
 
 

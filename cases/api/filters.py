@@ -9,8 +9,14 @@ from ..models import Case
 
 
 class CaseFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
-    source = django_filters.MultipleChoiceFilter(choices=Source.choices)
+    # distinct=False: a case has one state and one source, and DISTINCT would make PostgreSQL sort the
+    # whole filtered set before the page (hundreds of ms on a million cases).
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, distinct=False)
+    source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
+    ordering = django_filters.OrderingFilter(
+        fields=(("due_at", "due_at"), ("created_at", "created_at")),
+        help_text="due_at (most urgent first), -due_at, created_at, -created_at (default: newest first)",
+    )
     category = django_filters.CharFilter(method="filter_category", help_text="category code or 大类 code prefix")
     within = django_filters.NumberFilter(method="filter_within", help_text="area id: cases filed in its subtree")
     overdue = django_filters.BooleanFilter(field_name="is_overdue")

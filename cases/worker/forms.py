@@ -135,6 +135,7 @@ class ReportForm(WorkerFormMixin, forms.Form):
 
     def __init__(self, *args, user, grids, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         categories = list(leaf_categories())
         self.categories = categories
         field = self.fields["category"]
@@ -163,7 +164,14 @@ class ReportForm(WorkerFormMixin, forms.Form):
         if area is None:
             located = cleaned.get("latitude") is not None and cleaned.get("longitude") is not None
             if located:
-                self.add_error("area", _("定位无法确定网格，请选择网格或组"))
+                # Where boundaries exist, the position names the grid (or group) it falls in.
+                from grids.locate import locate
+
+                hit = locate(lat=float(cleaned["latitude"]), lon=float(cleaned["longitude"]), user=self.user)
+                if hit is not None and self.fields["area"].queryset.filter(pk=hit.area.pk).exists():
+                    cleaned["area"] = hit.area
+                else:
+                    self.add_error("area", _("定位无法确定网格，请选择网格或组"))
             else:
                 self.add_error("area", _("请选择网格或组"))
         return cleaned

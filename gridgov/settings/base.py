@@ -177,6 +177,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # due_at in the database is the truth; the sweep is idempotent and safe to run concurrently.
     "sweep-deadlines": {"task": "cases.tasks.sweep_deadlines", "schedule": 60.0},
+    "boundaries-take-effect": {
+        "task": "grids.tasks.sync_effective_boundaries",
+        "schedule": crontab(hour=0, minute=5),
+    },
     "reporting-compliance": {
         "task": "cases.tasks.record_reporting_compliance",
         "schedule": crontab(hour=0, minute=20),
@@ -194,6 +198,9 @@ GRIDGOV_NOTIFICATION_CHANNELS = [
 # Maps work without base tiles (offline intranets); a county may name its own tile server.
 GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
 GRIDGOV_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_TILE_ATTRIBUTION", "")
+GRIDGOV_BOUNDARY_TOLERANCE_M = float(os.environ.get("GRIDGOV_BOUNDARY_TOLERANCE_M", "5"))
+GRIDGOV_LOCATE_RECHECK_SECONDS = 5  # how often a process checks for boundary changes made elsewhere
+GRIDGOV_MAP_CENTER = (29.605, 119.04)  # where maps open when nothing nearby has a boundary
 GRIDGOV_DUPLICATE_DISTANCE_M = float(os.environ.get("GRIDGOV_DUPLICATE_DISTANCE_M", "200"))
 GRIDGOV_DUPLICATE_DAYS = int(os.environ.get("GRIDGOV_DUPLICATE_DAYS", "7"))
 GRIDGOV_NEAR_DUE_HOURS = float(os.environ.get("GRIDGOV_NEAR_DUE_HOURS", "4"))

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from gridgov.api import ScopedModelViewSet, ScopedReadOnlyViewSet
 from grids.models import Area, Household, Resident, Tag
 
+from .boundaries import AreaBoundaryMixin
 from .filters import AreaFilter, HouseholdFilter, ResidentFilter
 from .serializers import (
     AreaDetailSerializer,
@@ -17,7 +18,7 @@ from .serializers import (
 )
 
 
-class AreaViewSet(ScopedReadOnlyViewSet):
+class AreaViewSet(AreaBoundaryMixin, ScopedReadOnlyViewSet):
     """The area tree, limited to the subtrees of the caller's posts."""
 
     queryset_model = Area
