@@ -181,6 +181,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "grids.tasks.sync_effective_boundaries",
         "schedule": crontab(hour=0, minute=5),
     },
+    "assessment-monthly": {
+        # The 1st, for the month before (after 00:20, when the last day's compliance is recorded).
+        "task": "assessment.tasks.compute_previous_month",
+        "schedule": crontab(day_of_month=1, hour=1, minute=30),
+    },
     "reporting-compliance": {
         "task": "cases.tasks.record_reporting_compliance",
         "schedule": crontab(hour=0, minute=20),
@@ -201,6 +206,7 @@ GRIDGOV_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_TILE_ATTRIBUTION", "")
 GRIDGOV_BOUNDARY_TOLERANCE_M = float(os.environ.get("GRIDGOV_BOUNDARY_TOLERANCE_M", "5"))
 GRIDGOV_LOCATE_RECHECK_SECONDS = 5  # how often a process checks for boundary changes made elsewhere
 GRIDGOV_MAP_CENTER = (29.605, 119.04)  # where maps open when nothing nearby has a boundary
+GRIDGOV_ASSESSMENT_BOTTOM_N = 3  # flagged 末位 in rankings
 GRIDGOV_DUPLICATE_DISTANCE_M = float(os.environ.get("GRIDGOV_DUPLICATE_DISTANCE_M", "200"))
 GRIDGOV_DUPLICATE_DAYS = int(os.environ.get("GRIDGOV_DUPLICATE_DAYS", "7"))
 GRIDGOV_NEAR_DUE_HOURS = float(os.environ.get("GRIDGOV_NEAR_DUE_HOURS", "4"))

@@ -80,7 +80,7 @@ def test_a_grid_worker_day_on_a_phone(live_server, phone_page):
     login(page, live_server.url)
     page.wait_for_selector("h1:has-text('梦姑塘第一网格')")
     assert page.text_content("[data-count=reports-today]").strip() == "1"  # the fed-back case
-    assert page.locator("text=我的考核（待考核模块上线）").count() == 1
+    assert page.locator("a[href='/assessment/me/']").count() == 1
     assert no_horizontal_scroll(page)
 
     # File a report with a camera photo; the browser downscales it and adds the position.

@@ -29,7 +29,7 @@ def test_home_names_my_grid_and_counts_only_real_reports(tree, wclient):
     assert "<h1>梦姑塘第一网格</h1>" in html
     assert response.context["reports_today"] == 1
     assert '<span data-count="reports-today">1</span><small>/2</small>' in html
-    assert "我的考核（待考核模块上线）" in html and 'aria-disabled="true"' in html
+    assert 'href="/assessment/me/"' in html  # 我的考核
 
 
 def test_yesterdays_reports_do_not_count_today(tree, wclient):
