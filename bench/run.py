@@ -604,7 +604,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
-        "--only", nargs="*", default=None, help="subset: counts list import assessment cases boundaries"
+        "--only", nargs="*", default=None, help="subset: counts list import assessment cases dashboard boundaries"
     )
     parser.add_argument(
         "--case-sizes",
@@ -631,7 +631,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     bench = Bench(args.repeat)
     bench.seed()
-    only = set(args.only or ["counts", "list", "import", "assessment", "cases", "boundaries"])
+    only = set(args.only or ["counts", "list", "import", "assessment", "cases", "dashboard", "boundaries"])
     if "counts" in only:
         bench.subtree_counts()
     if "list" in only:
@@ -640,6 +640,10 @@ def main() -> None:
         bench.import_file()
     if "cases" in only:
         bench.cases(args.case_sizes)
+    if "dashboard" in only:
+        from bench import dashboard
+
+        dashboard.run(bench)
     if "assessment" in only:
         from bench.assessment import run as run_assessment
 

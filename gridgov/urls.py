@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/me/", MeView.as_view(), name="api-me"),
     path("api/v1/assessment/", include("assessment.api.urls")),
+    path("api/v1/stats/", include("cases.dashboard.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -39,5 +40,6 @@ urlpatterns = [
     path("m/", include("cases.worker.urls")),
     path("console/", include("cases.console.urls")),
     path("assessment/", include("assessment.urls")),
+    path("dashboard/", include("cases.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -186,6 +186,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "assessment.tasks.compute_previous_month",
         "schedule": crontab(day_of_month=1, hour=1, minute=30),
     },
+    "purge-dashboard-exports": {"task": "cases.dashboard.tasks.purge_exports", "schedule": crontab(hour=3, minute=0)},
     "reporting-compliance": {
         "task": "cases.tasks.record_reporting_compliance",
         "schedule": crontab(hour=0, minute=20),
