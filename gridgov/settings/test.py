@@ -1,6 +1,5 @@
 """Tests: PostgreSQL/Redis when DATABASE_URL / CELERY_BROKER_URL are set, SQLite otherwise."""
 
-
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-only-key"
