@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from gridgov.errors import ServiceError
+
 from . import engine
 from .choices import AppealStatus, LogAction, MonthStatus
 from .measures import REGISTRY, Context
@@ -26,16 +28,8 @@ from .selectors import can_appeal, can_review
 LINE_BATCH = 5000
 
 
-class AssessmentError(Exception):
+class AssessmentError(ServiceError):
     """A refusal with a Chinese message; `code`/`status` are what the API answers."""
-
-    code = "invalid"
-    status = 400
-
-    def __init__(self, message: str, *, fields: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class MonthClosed(AssessmentError):

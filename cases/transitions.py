@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext as _
 
+from gridgov.errors import ServiceError
 from grids.choices import GRID_LEVELS, AreaLevel
 from staff.choices import Role
 
@@ -226,16 +227,8 @@ GRID_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_CHIEF})
 CENTRE_ROLES = frozenset({Role.CENTRE_STAFF, Role.TOWN_LEADER})
 
 
-class CaseActionError(Exception):
+class CaseActionError(ServiceError):
     """Base of the engine's refusals; `code` is the API's machine-readable code."""
-
-    code = "invalid"
-    status = 400
-
-    def __init__(self, message: str, *, fields: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class IllegalTransition(CaseActionError):

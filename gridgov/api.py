@@ -12,6 +12,8 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import ServiceError
+
 _CODE_BY_STATUS = {
     400: "invalid",
     401: "not_authenticated",
@@ -41,9 +43,7 @@ def _flatten_codes(detail) -> str | None:
 
 
 def exception_handler(exc, context):
-    from cases.transitions import CaseActionError
-
-    if isinstance(exc, CaseActionError):
+    if isinstance(exc, ServiceError):
         body = {"code": exc.code, "detail": exc.message}
         if exc.fields:
             body["errors"] = exc.fields

@@ -5,7 +5,7 @@ the project's error shape {"code", "detail", "errors"}."""
 from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -22,18 +22,6 @@ from .serializers import (
     ScoreLineSerializer,
     ScoreSerializer,
 )
-
-
-class AssessmentRefused(exceptions.APIException):
-    def __init__(self, error: services.AssessmentError) -> None:
-        self.status_code = error.status
-        super().__init__(detail=error.message, code=error.code)
-
-
-def _raise(error: services.AssessmentError):
-    if error.status == status.HTTP_400_BAD_REQUEST and error.fields:
-        raise exceptions.ValidationError(error.fields, code=error.code)
-    raise AssessmentRefused(error)
 
 
 class ScoreViewSet(ScopedReadOnlyViewSet):
@@ -89,27 +77,21 @@ class AppealViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOn
         line_id = body.validated_data["line"]
         if not ScoreLine.objects.visible_to(request.user).filter(pk=line_id).exists():
             raise Http404
-        try:
-            appeal = services.file_appeal(
-                line_id=line_id,
-                user=request.user,
-                reason=body.validated_data["reason"],
-                evidence=body.validated_data.get("evidence"),
-            )
-        except services.AssessmentError as exc:
-            _raise(exc)
+        appeal = services.file_appeal(
+            line_id=line_id,
+            user=request.user,
+            reason=body.validated_data["reason"],
+            evidence=body.validated_data.get("evidence"),
+        )
         return Response(self._reload(appeal.pk), status=status.HTTP_201_CREATED)
 
     def _decide(self, request, accept: bool):
         appeal = self.get_object()  # 404 outside scope
         body = DecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            services.decide_appeal(
-                appeal_id=appeal.pk, reviewer=request.user, accept=accept, note=body.validated_data.get("note", "")
-            )
-        except services.AssessmentError as exc:
-            _raise(exc)
+        services.decide_appeal(
+            appeal_id=appeal.pk, reviewer=request.user, accept=accept, note=body.validated_data.get("note", "")
+        )
         return Response(self._reload(appeal.pk))
 
     @extend_schema(request=DecisionSerializer, responses={200: AppealSerializer})
