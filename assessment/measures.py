@@ -209,6 +209,24 @@ def _case_events(ctx: Context, action: str):
     return CaseEvent.objects.filter(action=action, created_at__gte=ctx.period.start, created_at__lt=ctx.period.end)
 
 
+def _event_fact(ctx: Context, pk, case_id, created_at, area_id, explain, *, holder=None, user_id=None) -> Fact:
+    """A fact caused by one case event: its day, the case and its place, the holder at the time
+    when `holder` = (owner label, event data) is given, and `explain(day)` as the Chinese line."""
+    day = ctx.local_date(created_at)
+    holder_area, holder_department = ctx.holder(holder[0], area_id, holder[1]) if holder else (None, None)
+    return Fact(
+        occurred_on=day,
+        source_model="cases.caseevent",
+        source_id=pk,
+        case_id=case_id,
+        place_id=area_id,
+        user_id=user_id,
+        holder_area_id=holder_area,
+        holder_department_id=holder_department,
+        explanation=explain(_fmt(day)),
+    )
+
+
 @measure(
     "grid_day_short",
     gettext_lazy("网格日报不足（每网格每工作日）"),
@@ -256,20 +274,17 @@ def late_verification(ctx: Context) -> list[Fact]:
         .order_by()
         .values_list("id", "case_id", "created_at", "case__number", "case__area_id")
     )
-    facts = []
-    for pk, case_id, created_at, number, area_id in rows:
-        day = ctx.local_date(created_at)
-        facts.append(
-            Fact(
-                occurred_on=day,
-                source_model="cases.caseevent",
-                source_id=pk,
-                case_id=case_id,
-                place_id=area_id,
-                explanation=_("%(day)s 事件 %(number)s 核查超时") % {"day": _fmt(day), "number": number},
-            )
+    return [
+        _event_fact(
+            ctx,
+            pk,
+            case_id,
+            created_at,
+            area_id,
+            lambda day, number=number: _("%(day)s 事件 %(number)s 核查超时") % {"day": day, "number": number},
         )
-    return facts
+        for pk, case_id, created_at, number, area_id in rows
+    ]
 
 
 @measure(
@@ -287,24 +302,21 @@ def overdue_held(ctx: Context) -> list[Fact]:
         .order_by()
         .values_list("id", "case_id", "created_at", "owner_before", "data", "case__number", "case__area_id")
     )
-    facts = []
-    for pk, case_id, created_at, owner, data, number, area_id in rows:
-        day = ctx.local_date(created_at)
-        holder_area, holder_department = ctx.holder(owner, area_id, data)
-        facts.append(
-            Fact(
-                occurred_on=day,
-                source_model="cases.caseevent",
-                source_id=pk,
-                case_id=case_id,
-                place_id=area_id,
-                holder_area_id=holder_area,
-                holder_department_id=holder_department,
-                explanation=_("%(day)s 事件 %(number)s 在“%(holder)s”办理超时")
-                % {"day": _fmt(day), "number": number, "holder": owner or "—"},
-            )
+    return [
+        _event_fact(
+            ctx,
+            pk,
+            case_id,
+            created_at,
+            area_id,
+            lambda day, number=number, owner=owner: (
+                _("%(day)s 事件 %(number)s 在“%(holder)s”办理超时")
+                % {"day": day, "number": number, "holder": owner or "—"}
+            ),
+            holder=(owner, data),
         )
-    return facts
+        for pk, case_id, created_at, owner, data, number, area_id in rows
+    ]
 
 
 @measure(
@@ -333,25 +345,22 @@ def rework(ctx: Context) -> list[Fact]:
         .order_by()
         .values_list("id", "case_id", "created_at", "owner_before", "data", "case__number", "case__area_id", "handler")
     )
-    facts = []
-    for pk, case_id, created_at, owner, data, number, area_id, handler_id in rows:
-        day = ctx.local_date(created_at)
-        holder_area, holder_department = ctx.holder(owner, area_id, data)
-        facts.append(
-            Fact(
-                occurred_on=day,
-                source_model="cases.caseevent",
-                source_id=pk,
-                case_id=case_id,
-                place_id=area_id,
-                user_id=handler_id,
-                holder_area_id=holder_area,
-                holder_department_id=holder_department,
-                explanation=_("%(day)s 事件 %(number)s 核查不通过，返工（承办：%(holder)s）")
-                % {"day": _fmt(day), "number": number, "holder": owner or "—"},
-            )
+    return [
+        _event_fact(
+            ctx,
+            pk,
+            case_id,
+            created_at,
+            area_id,
+            lambda day, number=number, owner=owner: (
+                _("%(day)s 事件 %(number)s 核查不通过，返工（承办：%(holder)s）")
+                % {"day": day, "number": number, "holder": owner or "—"}
+            ),
+            holder=(owner, data),
+            user_id=handler_id,
         )
-    return facts
+        for pk, case_id, created_at, owner, data, number, area_id, handler_id in rows
+    ]
 
 
 @measure(
