@@ -95,7 +95,3 @@ class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     pass
-
-
-def conflict(message: str, code: str = "conflict") -> Response:
-    return Response({"code": code, "detail": message}, status=status.HTTP_409_CONFLICT)

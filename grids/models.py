@@ -1,6 +1,5 @@
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
@@ -18,9 +17,6 @@ class AreaQuerySet(TreeQuerySet):
         from .scope import scope_for
 
         return self.filter(scope_for(user).area_q())
-
-    def grids(self) -> "AreaQuerySet":
-        return self.filter(level__in=GRID_LEVELS)
 
 
 class AreaManager(TreeManager.from_queryset(AreaQuerySet)):
@@ -117,15 +113,6 @@ class Area(MPTTModel):
                 raise ValidationError(blockers, code="area_in_use")
             self.refresh_from_db(fields=["lft", "rght", "tree_id", "depth"])
             return super().delete(*args, **kwargs)
-
-    # --- helpers ------------------------------------------------------------------------------
-    @property
-    def is_grid(self) -> bool:
-        return self.level in GRID_LEVELS
-
-    @cached_property
-    def path(self) -> list["Area"]:
-        return list(self.get_ancestors(include_self=True))
 
 
 class AreaPath(models.Model):
