@@ -358,6 +358,8 @@ class Case(AreaPath):
             models.Index(fields=["owner_department", "state"], name="case_department_state"),
             models.Index(fields=["owner_area", "state"], name="case_owner_state"),
             models.Index(fields=["reporter", "created_at"], name="case_reporter_created"),
+            # the county rollup reads today's deadlines live (cases/dashboard/rollup.py)
+            models.Index(fields=["handle_due_at"], name="case_handle_due"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -633,4 +635,5 @@ class GridDayCompliance(models.Model):
         return f"{self.grid_id} {self.day}: {self.reports}"
 
 
+from .dashboard.rollup_models import CaseClosePair, CaseDayStat  # noqa: E402,F401
 from .patrol import PatrolItem, PatrolLog  # noqa: E402,F401

@@ -121,35 +121,16 @@ def closed(p: Period) -> Q:
     return problems() & Q(state=CaseState.CLOSED) & p.span("closed_at")
 
 
+def due_candidates() -> Q:
+    """The cases D is drawn from: problems that were not rejected."""
+    return problems() & ~Q(state=CaseState.REJECTED)
+
+
 def due_in_period(p: Period) -> Q:
     """The set D of the module docstring (extended cases included)."""
     deadline = Q(handle_due_at__gte=p.start, handle_due_at__lt=p.due_end)
     closed_here = Q(state=CaseState.CLOSED) & p.span("closed_at")
-    return problems() & ~Q(state=CaseState.REJECTED) & (deadline | closed_here)
-
-
-def due(p: Period) -> Q:
-    return due_in_period(p) & Q(extension_count=0)
-
-
-def due_closed(p: Period) -> Q:
-    return due(p) & Q(state=CaseState.CLOSED)
-
-
-def due_closed_on_time(p: Period) -> Q:
-    return due_closed(p) & Q(closed_on_time=True)
-
-
-def dispatched(p: Period) -> Q:
-    return problems() & reported(p) & Q(dispatch_count__gt=0)
-
-
-def accepted(p: Period) -> Q:
-    return problems() & p.span("accepted_at")
-
-
-def rated(p: Period) -> Q:
-    return p.span("rated_at") & ~Q(rating="")
+    return due_candidates() & (deadline | closed_here)
 
 
 def relevant(p: Period) -> Q:
@@ -168,12 +149,21 @@ def relevant(p: Period) -> Q:
 # --- counts -------------------------------------------------------------------------------------
 
 CASE, COMPLIANCE, VISIT = "case", "compliance", "visit"
+#: The dates a case measure can be anchored on: the case counts when that date falls in P.
+ANCHORS = ("created_at", "closed_at", "accepted_at", "rated_at")
+#: The anchor of the due family: D (due_in_period) joins two dates, the deadline and closure.
+DUE = "due"
 
 
 @dataclass(frozen=True)
 class Measure:
     """A count. Case measures have `q`, the filter of the cases behind the number (the case list
-    page applies exactly this filter); other sources are counted by the selectors."""
+    page applies exactly this filter); other sources are counted by the selectors.
+
+    Every case measure that is not a snapshot is one date and one condition without dates: the
+    case counts when `anchor` falls in P and `where()` holds (`anchor == DUE`: the case is in D and
+    `where()` holds). `q` is built from the two, so the county rollup (cases/dashboard/rollup.py),
+    which stores counts per day of the anchor, reads the same definitions."""
 
     key: str
     label: str
@@ -181,83 +171,124 @@ class Measure:
     q: Callable[[Period], Q] | None = None
     source: str = CASE
     snapshot: bool = False  # the state now; the date range does not apply
+    anchor: str = ""
+    where: Callable[[], Q] | None = None
 
 
-def _state(state: str) -> Callable[[Period], Q]:
-    return lambda p: reported(p) & Q(state=state)
+def _dated(key: str, label, doc, anchor: str, where: Callable[[], Q]) -> Measure:
+    if anchor == DUE:
+        return Measure(key, label, doc, lambda p: due_in_period(p) & where(), anchor=anchor, where=where)
+    return Measure(key, label, doc, lambda p: p.span(anchor) & where(), anchor=anchor, where=where)
 
 
 def _saved_view(key: str) -> Callable[[Period], Q]:
     return lambda p: SAVED_VIEW_FILTERS[key](p.now)
 
 
+def _problems_in(state: str) -> Callable[[], Q]:
+    return lambda: problems() & Q(state=state)
+
+
 MEASURES: dict[str, Measure] = {
     m.key: m
     for m in (
-        Measure("reported", _("上报"), _("统计期内上报的全部事件（含信息类）"), reported),
-        Measure(
+        _dated("reported", _("上报"), _("统计期内上报的全部事件（含信息类）"), "created_at", Q),
+        _dated(
             "reported_problem",
             _("问题类上报"),
             _("统计期内上报的问题类事件（不含合并的重复件）"),
-            lambda p: problems() & reported(p),
+            "created_at",
+            problems,
         ),
-        Measure(
+        _dated(
             "reported_information",
             _("信息类上报"),
             _("统计期内上报的信息类事项"),
-            lambda p: reported(p) & Q(kind=CaseKind.INFORMATION),
+            "created_at",
+            lambda: Q(kind=CaseKind.INFORMATION),
         ),
         *(
-            Measure(f"state_{s.value}", s.label, _("统计期内上报、当前处于该状态的事件"), _state(s.value))
+            _dated(
+                f"state_{s.value}",
+                s.label,
+                _("统计期内上报、当前处于该状态的事件"),
+                "created_at",
+                lambda s=s: Q(state=s.value),
+            )
             for s in CaseState
         ),
-        Measure("closed", _("结案"), _("统计期内结案的问题类事件"), closed),
-        Measure(
+        _dated("closed", _("结案"), _("统计期内结案的问题类事件"), "closed_at", _problems_in(CaseState.CLOSED)),
+        _dated(
             "due",
             _("应结案（不含延期）"),
             _("处置期限在统计期内已到期或在统计期内结案的问题类事件，不含不予立案和延期的"),
-            due,
+            DUE,
+            lambda: Q(extension_count=0),
         ),
-        Measure("due_closed", _("已结案（应结案中）"), _("应结案事件中已结案的"), due_closed),
-        Measure("due_closed_on_time", _("按期结案"), _("应结案事件中在处置期限内反馈并结案的"), due_closed_on_time),
-        Measure(
+        _dated(
+            "due_closed",
+            _("已结案（应结案中）"),
+            _("应结案事件中已结案的"),
+            DUE,
+            lambda: Q(extension_count=0, state=CaseState.CLOSED),
+        ),
+        _dated(
+            "due_closed_on_time",
+            _("按期结案"),
+            _("应结案事件中在处置期限内反馈并结案的"),
+            DUE,
+            lambda: Q(extension_count=0, state=CaseState.CLOSED, closed_on_time=True),
+        ),
+        _dated(
             "due_late",
             _("未按期结案"),
             _("应结案事件中未按期结案的：逾期结案或仍未结案"),
-            lambda p: due(p) & ~Q(state=CaseState.CLOSED, closed_on_time=True),
+            DUE,
+            lambda: Q(extension_count=0) & ~Q(state=CaseState.CLOSED, closed_on_time=True),
         ),
-        Measure(
+        _dated(
             "extended",
             _("延期"),
             _("应结案事件中经批准延期的（不计入按期结案率和结案率）"),
-            lambda p: due_in_period(p) & Q(extension_count__gt=0),
+            DUE,
+            lambda: Q(extension_count__gt=0),
         ),
-        Measure(
+        _dated(
             "reworked",
             _("返工"),
             _("统计期内结案、曾被核查退回返工的事件"),
-            lambda p: closed(p) & Q(rework_count__gt=0),
+            "closed_at",
+            lambda: problems() & Q(state=CaseState.CLOSED, rework_count__gt=0),
         ),
-        Measure("dispatched", _("派遣"), _("统计期内上报、至少派遣过一次的问题类事件"), dispatched),
-        Measure(
+        _dated(
+            "dispatched",
+            _("派遣"),
+            _("统计期内上报、至少派遣过一次的问题类事件"),
+            "created_at",
+            lambda: problems() & Q(dispatch_count__gt=0),
+        ),
+        _dated(
             "returned",
             _("退回"),
             _("已派遣事件中至少被承办单位退回过一次的"),
-            lambda p: dispatched(p) & Q(return_count__gt=0),
+            "created_at",
+            lambda: problems() & Q(dispatch_count__gt=0, return_count__gt=0),
         ),
-        Measure("accepted", _("立案"), _("统计期内立案（或直接派遣）的问题类事件"), accepted),
-        Measure(
+        _dated("accepted", _("立案"), _("统计期内立案（或直接派遣）的问题类事件"), "accepted_at", problems),
+        _dated(
             "accepted_on_time",
             _("及时签收"),
             _("立案事件中在受理时限内立案的"),
-            lambda p: accepted(p) & Q(accepted_on_time=True),
+            "accepted_at",
+            lambda: problems() & Q(accepted_on_time=True),
         ),
-        Measure("rated", _("已回访"), _("统计期内完成回访评价的事件"), rated),
-        Measure(
+        _dated("rated", _("已回访"), _("统计期内完成回访评价的事件"), "rated_at", lambda: ~Q(rating="")),
+        _dated(
             "satisfied",
             _("满意/基本满意"),
             _("回访评价为满意或基本满意的"),
-            lambda p: rated(p) & Q(rating__in=(Rating.SATISFIED, Rating.BASICALLY)),
+            "rated_at",
+            lambda: ~Q(rating="") & Q(rating__in=(Rating.SATISFIED, Rating.BASICALLY)),
         ),
         Measure(
             "open", _("在办"), _("此刻在办的事件（不限上报日期）"), lambda p: Q(state__in=OPEN_STATES), snapshot=True

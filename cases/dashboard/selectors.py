@@ -31,7 +31,7 @@ from grids.scope import scope_for
 from grids.selectors import subtree_filter
 from staff.choices import Role
 
-from . import kpis
+from . import kpis, rollup
 from .kpis import CASE_MEASURES, KPIS, MEASURES, Period, relevant
 
 try:  # 走访 records come with the visits feature (grids/visits.py); without it there is no coverage
@@ -287,7 +287,11 @@ def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown
     if children is None:
         children = list(f.node.get_children())
     with analytic_queries():
-        cube = case_cube(cases_in(user, f), f.period, _path_key(f.node, children))
+        cases, key = cases_in(user, f), _path_key(f.node, children)
+        if rollup.serves(user, f.node, f.category, f.source):
+            cube = rollup.cube(cases, f.node, f.period, key)
+        else:
+            cube = case_cube(cases, f.period, key)
         others = [compliance_counts(f.node, children, f.period), visit_counts(user, f.node, children, f.period)]
     cats = categories_by_id()
     by_child: dict[int | None, dict] = defaultdict(dict)
@@ -404,6 +408,9 @@ def trend(user, f: Filters) -> list[dict]:
     """Cases reported and problems closed per local day of the period, in one grouped query over
     (day reported, day closed)."""
     p = f.period
+    if rollup.serves(user, f.node, f.category, f.source):
+        days = rollup.trend(f.node, p)
+        return [{"day": d, "reported": days.get(d, (0, 0))[0], "closed": days.get(d, (0, 0))[1]} for d in p.days()]
     rows = (
         cases_in(user, f)
         .filter(kpis.reported(p) | kpis.closed(p))

@@ -15,3 +15,10 @@ def purge_exports() -> int:
     from .exports import purge_jobs
 
     return purge_jobs()
+
+
+@shared_task(name="cases.dashboard.tasks.compact_rollup", ignore_result=True)
+def compact_rollup() -> dict | None:
+    from .rollup import compact
+
+    return compact()

@@ -186,6 +186,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "assessment.tasks.compute_previous_month",
         "schedule": crontab(day_of_month=1, hour=1, minute=30),
     },
+    # The county rollup's triggers append rows; fold them (cases/dashboard/rollup.py).
+    "compact-case-rollup": {"task": "cases.dashboard.tasks.compact_rollup", "schedule": 60.0},
     "purge-dashboard-exports": {"task": "cases.dashboard.tasks.purge_exports", "schedule": crontab(hour=3, minute=0)},
     "reporting-compliance": {
         "task": "cases.tasks.record_reporting_compliance",
