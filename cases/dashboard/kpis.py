@@ -162,8 +162,9 @@ class Measure:
 
     Every case measure that is not a snapshot is one date and one condition without dates: the
     case counts when `anchor` falls in P and `where()` holds (`anchor == DUE`: the case is in D and
-    `where()` holds). `q` is built from the two, so the county rollup (cases/dashboard/rollup.py),
-    which stores counts per day of the anchor, reads the same definitions."""
+    `where()` holds). A snapshot with `where` does not read the clock (near_due does, and has none).
+    `q` is built from these, so the dashboard rollup (cases/dashboard/rollup.py), which stores the
+    counts per day of the anchor (and the current snapshot), reads the same definitions."""
 
     key: str
     label: str
@@ -181,8 +182,18 @@ def _dated(key: str, label, doc, anchor: str, where: Callable[[], Q]) -> Measure
     return Measure(key, label, doc, lambda p: p.span(anchor) & where(), anchor=anchor, where=where)
 
 
+def _current(key: str, label, doc, where: Callable[[], Q]) -> Measure:
+    """A snapshot that does not read the clock: the case counts while `where()` holds."""
+    return Measure(key, label, doc, lambda p: where(), snapshot=True, where=where)
+
+
 def _saved_view(key: str) -> Callable[[Period], Q]:
     return lambda p: SAVED_VIEW_FILTERS[key](p.now)
+
+
+def _saved_view_now(key: str) -> Callable[[], Q]:
+    """A saved view whose filter does not depend on the moment (overdue, supervised)."""
+    return lambda: SAVED_VIEW_FILTERS[key](None)
 
 
 def _problems_in(state: str) -> Callable[[], Q]:
@@ -290,14 +301,12 @@ MEASURES: dict[str, Measure] = {
             "rated_at",
             lambda: ~Q(rating="") & Q(rating__in=(Rating.SATISFIED, Rating.BASICALLY)),
         ),
-        Measure(
-            "open", _("在办"), _("此刻在办的事件（不限上报日期）"), lambda p: Q(state__in=OPEN_STATES), snapshot=True
-        ),
-        Measure("overdue", _("已超时"), _("此刻在办且当前环节已超时的事件"), _saved_view("overdue"), snapshot=True),
+        _current("open", _("在办"), _("此刻在办的事件（不限上报日期）"), lambda: Q(state__in=OPEN_STATES)),
+        _current("overdue", _("已超时"), _("此刻在办且当前环节已超时的事件"), _saved_view_now("overdue")),
         Measure(
             "near_due", _("即将超时"), _("此刻在办、未超时但即将到期的事件"), _saved_view("near_due"), snapshot=True
         ),
-        Measure("supervised", _("督办中"), _("此刻在办且正在督办的事件"), _saved_view("supervised"), snapshot=True),
+        _current("supervised", _("督办中"), _("此刻在办且正在督办的事件"), _saved_view_now("supervised")),
         Measure("grid_days", _("网格日数"), _("统计期内每个网格每天计一个网格日"), source=COMPLIANCE),
         Measure("compliant_days", _("达标网格日数"), _("当天有效巡查上报不少于 2 件的网格日"), source=COMPLIANCE),
         Measure("visited_households", _("已走访户数"), _("统计期内有走访记录的户（按户去重）"), source=VISIT),

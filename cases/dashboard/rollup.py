@@ -1,16 +1,19 @@
-"""The county rollup: the dashboard's dated case counts per local day, kept exact by PostgreSQL.
+"""The dashboard rollup: dated case counts per local day for county and town pages, kept exact by
+PostgreSQL.
 
 Why. A county page over 30 days at 1M cases has to classify ~400k cases (everything filed, closed,
 due, accepted or rated in the period, plus every open case) into 25 counts, twice (figures and
 trend): ≈ 0.8 s on this project's 2-core reference machine, however the SQL is written. A county
-page never needs finer keys than its children (towns), 小类 and source, and every dated measure of
+or town page never needs finer keys than its children, 小类 and source, and every dated measure of
 kpis.py is "anchor date in P and a condition without dates" (`Measure.anchor`, `Measure.where`),
 so the counts can be kept per local day of the anchor and summed over the period's days.
 
-What is stored (rollup_models.py): per (day, county, county child, 小类, source) one column per
-dated measure, counted on the day of its anchor; the due family also on the day of the handling
-deadline (`d_<key>`); and, for closed cases only, the due family per (day closed, day of deadline)
-with no 小类/source (`CaseClosePair`), because D = deadline in P ∪ closed in P needs both days.
+What is stored (rollup_models.py): each case is counted under its county (child: its town) and
+under its town (child: its zone, village or special grid), per (day, node, child, 小类, source),
+one column per dated measure, counted on the day of its anchor; the due family also on the day of
+the handling deadline (`d_<key>`); and, for closed cases only, the due family per (day closed, day
+of deadline) with no 小类/source (`CaseClosePair`), because D = deadline in P ∪ closed in P needs
+both days.
 
 How it stays exact. Statement-level triggers on cases_case (INSERT, UPDATE, DELETE, with
 transition tables) append the difference each statement makes: +1 for every count a changed case
@@ -20,21 +23,24 @@ beat, every minute) folds the appended rows of the days they touched. The trigge
 generated from kpis.py's Q objects (compiled by Django), installed after every `migrate`, and
 rebuilt from cases_case whenever the generated SQL changes (its hash is the function's comment).
 
-How a county page reads it (`cube`, `trend`): the days of P from the day table; D's deadline part
-for days before today; closed cases whose deadline is outside P from the pair table; the cases
-whose deadline is today (D counts a deadline only once it has passed: `due_end = min(end, now)`)
-and the snapshot counts (open, overdue, near due, supervised) live from cases_case. The result has
-the shape of `selectors.case_cube`, and tests compare the two over random cases and periods.
+How a page reads it (`cube`, `trend`): the days of P from the day table; D's deadline part for
+days before today; closed cases whose deadline is outside P from the pair table; the cases whose
+deadline is today (D counts a deadline only once it has passed: `due_end = min(end, now)`) and the
+counts that read the clock (near due) live from cases_case; open, overdue and supervised from a
+snapshot table the same triggers keep (`CaseOpenStat`). The result has the
+shape of `selectors.case_cube`, and tests compare the two over random cases and periods.
 
-Scope: only the county level (a county node, user's scope containing it, no 小类/source filter)
-reads the rollup; town pages and filtered views read cases_case (they meet their targets there).
+Scope: county and town nodes in the user's scope, without a 小类/source filter, read the rollup;
+zones, villages, grids and filtered views read cases_case (a zone holds a few thousand cases).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import re
+from functools import reduce
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
@@ -44,14 +50,23 @@ from django.utils import timezone
 
 from grids.choices import AreaLevel
 
-from ..choices import OPEN_STATES, CaseState
+from ..choices import CaseState
 from .kpis import CASE_MEASURES, DUE, Period, due_candidates
-from .rollup_models import DAY_COLUMNS, DUE_COLUMNS, PAIR_COLUMNS, CaseClosePair, CaseDayStat
+from .rollup_models import (
+    DAY_COLUMNS,
+    DUE_COLUMNS,
+    OPEN_COLUMNS,
+    PAIR_COLUMNS,
+    CaseClosePair,
+    CaseDayStat,
+    CaseOpenStat,
+)
 
 FUNCTION = "gridgov_case_stats"
 #: pg_advisory lock key of `compact` (one compaction at a time).
 COMPACT_LOCK = 0x67676373
-KEYS = ("county_key", "child_key", "category_id", "source")
+KEYS = ("node_key", "child_key", "category_id", "source")
+TABLES = (CaseDayStat, CaseClosePair, CaseOpenStat)
 
 
 # --- what is counted --------------------------------------------------------------------------------
@@ -73,6 +88,11 @@ def day_columns() -> list[tuple[str, str, Q]]:
 def pair_columns() -> list[tuple[str, Q]]:
     """(column, condition) of the pair table: the due family of closed cases."""
     return [(m.key, due_candidates() & Q(state=CaseState.CLOSED) & m.where()) for m in CASE_MEASURES if m.anchor == DUE]
+
+
+def open_columns() -> list[tuple[str, Q]]:
+    """(column, condition) of the snapshot table: the snapshots that do not read the clock."""
+    return [(m.key, m.where()) for m in CASE_MEASURES if m.snapshot and m.where is not None]
 
 
 def _condition_sql(connection, q: Q, alias: str) -> str:
@@ -108,14 +128,25 @@ def _day(alias: str, field: str) -> str:
     return f"(({alias}.{field} AT TIME ZONE '{_zone()}')::date)"
 
 
-def _keys(alias: str, with_category: bool = True) -> str:
-    keys = (
-        f"COALESCE({alias}.county_id, 0) AS county_key, "
-        f"COALESCE({alias}.town_id, {alias}.zone_id, {alias}.village_id, {alias}.grid_id, 0) AS child_key"
-    )
+#: The nodes a case is counted under, with the expression naming its child there: a county's
+#: children are grouped as selectors._column_key groups them (town wherever the tree has towns),
+#: a town's likewise (zone, or a village or special grid hanging from the town).
+NODES = {
+    AreaLevel.COUNTY: ("county_id", "COALESCE({a}.town_id, {a}.zone_id, {a}.village_id, {a}.grid_id, 0)"),
+    AreaLevel.TOWN: ("town_id", "COALESCE({a}.zone_id, {a}.village_id, {a}.grid_id, 0)"),
+}
+
+
+def _keys(alias: str, level: str, with_category: bool = True) -> str:
+    column, child = NODES[level]
+    keys = f"{alias}.{column} AS node_key, {child.format(a=alias)} AS child_key"
     if with_category:
         keys += f", {alias}.category_id AS category_id, {alias}.source AS source"
     return keys
+
+
+def _counted(alias: str, level: str) -> str:
+    return f"{alias}.{NODES[level][0]} IS NOT NULL"
 
 
 def _one(sign: int, condition: str, column: str) -> str:
@@ -132,51 +163,128 @@ def _day_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> 
             values = ", ".join(
                 _one(sign, conditions[name], name) if a == anchor else f"0 AS {name}" for name, a, _ in columns
             )
-            parts.append(
-                f"SELECT {_day('c', anchor)} AS day, {_keys('c')}, {values} FROM {table} c WHERE c.{anchor} IS NOT NULL"
-            )
+            parts += [
+                f"SELECT {_day('c', anchor)} AS day, {_keys('c', level)}, {values} FROM {table} c "
+                f"WHERE c.{anchor} IS NOT NULL AND {_counted('c', level)}"
+                for level in NODES
+            ]
     names = [name for name, _, _ in columns]
     return (
         f"INSERT INTO {CaseDayStat._meta.db_table} (day, {', '.join(KEYS)}, {', '.join(names)}, compacted) "
         f"SELECT day, {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, {str(compacted).upper()} "
         f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4, 5 "
-        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}"
+        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}" + (" ORDER BY node_key, day" if compacted else "")
+        # A rebuild writes each node's days together: a page reads few pages (compaction does too).
     )
 
 
 def _pair_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> str:
     columns = pair_columns()
     parts = []
+    values = {
+        sign: ", ".join(_one(sign, _condition_sql(connection, q, "c"), name) for name, q in columns) for sign in (1, -1)
+    }
     for table, sign in sources:
-        values = ", ".join(_one(sign, _condition_sql(connection, q, "c"), name) for name, q in columns)
-        parts.append(
+        parts += [
             f"SELECT {_day('c', 'closed_at')} AS closed_day, {_day('c', 'handle_due_at')} AS deadline_day, "
-            f"{_keys('c', with_category=False)}, {values} FROM {table} c WHERE c.closed_at IS NOT NULL"
-        )
+            f"{_keys('c', level, with_category=False)}, {values[sign]} FROM {table} c "
+            f"WHERE c.closed_at IS NOT NULL AND {_counted('c', level)}"
+            for level in NODES
+        ]
     names = [name for name, _ in columns]
     return (
-        f"INSERT INTO {CaseClosePair._meta.db_table} (closed_day, deadline_day, county_key, child_key, "
+        f"INSERT INTO {CaseClosePair._meta.db_table} (closed_day, deadline_day, node_key, child_key, "
         f"{', '.join(names)}, compacted) "
-        f"SELECT closed_day, deadline_day, county_key, child_key, {', '.join(f'sum({n})' for n in names)}, "
+        f"SELECT closed_day, deadline_day, node_key, child_key, {', '.join(f'sum({n})' for n in names)}, "
         f"{str(compacted).upper()} FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4 "
         f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}"
+        + (" ORDER BY node_key, closed_day" if compacted else "")
     )
 
 
+def _open_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> str:
+    columns = open_columns()
+    values = {
+        sign: ", ".join(_one(sign, _condition_sql(connection, q, "c"), name) for name, q in columns) for sign in (1, -1)
+    }
+    parts = [
+        f"SELECT {_keys('c', level)}, {values[sign]} FROM {table} c WHERE {_counted('c', level)}"
+        for table, sign in sources
+        for level in NODES
+    ]
+    names = [name for name, _ in columns]
+    return (
+        f"INSERT INTO {CaseOpenStat._meta.db_table} ({', '.join(KEYS)}, {', '.join(names)}, compacted) "
+        f"SELECT {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, {str(compacted).upper()} "
+        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4 "
+        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}" + (" ORDER BY node_key" if compacted else "")
+    )
+
+
+def _inserts(connection, sources: list[tuple[str, int]], compacted: bool) -> list[str]:
+    return [
+        _day_insert(connection, sources, compacted),
+        _pair_insert(connection, sources, compacted),
+        _open_insert(connection, sources, compacted),
+    ]
+
+
+def _q_columns(q: Q) -> set[str]:
+    """The case columns a Q reads."""
+    from ..models import Case
+
+    columns = set()
+    for child in q.children:
+        if isinstance(child, Q):
+            columns |= _q_columns(child)
+        else:
+            columns.add(Case._meta.get_field(child[0].split("__")[0]).attname)
+    return columns
+
+
+def watched_columns() -> list[str]:
+    """Every column a count depends on: an UPDATE that changes none of them changes no count."""
+    columns = {"category_id", "source", "county_id", "town_id", "zone_id", "village_id", "grid_id", "closed_at"}
+    for _name, anchor, q in day_columns():
+        columns |= {anchor, *_q_columns(q)}
+    for _name, q in [*pair_columns(), *open_columns()]:
+        columns |= _q_columns(q)
+    return sorted(columns)
+
+
+def _changed(connection) -> tuple[str, str, str]:
+    """For the UPDATE trigger: a test that some row changed a watched column, and the new and the
+    old rows of those that did (a reminder or a version bump costs one join, not a recount)."""
+    columns = watched_columns()
+    differ = f"({', '.join(f'n.{c}' for c in columns)}) IS DISTINCT FROM ({', '.join(f'o.{c}' for c in columns)})"
+    join = f"FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {differ}"
+    return f"SELECT 1 {join}", f"(SELECT n.* {join})", f"(SELECT o.* {join})"
+
+
 _EVENTS = {
-    # trigger suffix: (event, transition tables, (table, sign) sources)
-    "ins": ("INSERT", "NEW TABLE AS new_rows", [("new_rows", 1)]),
-    "upd": ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows", [("new_rows", 1), ("old_rows", -1)]),
-    "del": ("DELETE", "OLD TABLE AS old_rows", [("old_rows", -1)]),
+    # trigger suffix: (event, transition tables)
+    "ins": ("INSERT", "NEW TABLE AS new_rows"),
+    "upd": ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    "del": ("DELETE", "OLD TABLE AS old_rows"),
 }
+
+
+def _trigger_body(connection, suffix: str) -> str:
+    if suffix == "ins":
+        return ";\n".join(_inserts(connection, [("new_rows", 1)], False)) + ";"
+    if suffix == "del":
+        return ";\n".join(_inserts(connection, [("old_rows", -1)], False)) + ";"
+    any_change, new, old = _changed(connection)
+    inserts = ";\n".join(_inserts(connection, [(new, 1), (old, -1)], False))
+    return f"IF NOT EXISTS ({any_change}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
 
 
 def install_statements(connection) -> list[str]:
     table = "cases_case"
     statements = []
-    for suffix, (event, tables, sources) in _EVENTS.items():
+    for suffix, (event, tables) in _EVENTS.items():
         name = f"{FUNCTION}_{suffix}"
-        body = f"{_day_insert(connection, sources, False)};\n{_pair_insert(connection, sources, False)};"
+        body = _trigger_body(connection, suffix)
         statements += [
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
             f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$",
@@ -188,13 +296,13 @@ def install_statements(connection) -> list[str]:
 
 
 def _digest(statements: list[str], connection) -> str:
-    text = "\n".join([*statements, _day_insert(connection, [("cases_case", 1)], True)])
+    text = "\n".join([*statements, *_inserts(connection, [("cases_case", 1)], True)])
     return "gridgov:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _tables_exist(connection) -> bool:
     names = set(connection.introspection.table_names())
-    return {"cases_case", CaseDayStat._meta.db_table, CaseClosePair._meta.db_table} <= names
+    return {"cases_case", *(m._meta.db_table for m in TABLES)} <= names
 
 
 def installed_digest(using: str = "default") -> str | None:
@@ -243,12 +351,13 @@ def rebuild(using: str = "default") -> None:
     """Recount everything from cases_case (in the caller's transaction)."""
     connection = connections[using]
     with connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {CaseDayStat._meta.db_table}")
-        cur.execute(f"DELETE FROM {CaseClosePair._meta.db_table}")
-        cur.execute(_day_insert(connection, [("cases_case", 1)], True))
-        cur.execute(_pair_insert(connection, [("cases_case", 1)], True))
+        tables = ", ".join(m._meta.db_table for m in TABLES)
+        # TRUNCATE, not DELETE: no dead rows for the pages' index scans to step over.
+        cur.execute(f"TRUNCATE {tables}")
+        for sql in _inserts(connection, [("cases_case", 1)], True):
+            cur.execute(sql)
         # Fresh statistics: a planner that thinks the table is empty sorts on disk instead of hashing.
-        cur.execute(f"ANALYZE {CaseDayStat._meta.db_table}, {CaseClosePair._meta.db_table}")
+        cur.execute(f"ANALYZE {tables}")
 
 
 def on_post_migrate(sender, using="default", **kwargs) -> None:
@@ -273,23 +382,33 @@ def compact(using: str = "default") -> dict[str, int] | None:
         if not cur.fetchone()[0]:
             return None
         cur.execute(
-            f"WITH dirty AS (SELECT DISTINCT day, county_key FROM {day_table} WHERE NOT compacted), "
-            f"gone AS (DELETE FROM {day_table} s USING dirty d WHERE s.day = d.day AND s.county_key = d.county_key "
+            f"WITH dirty AS (SELECT DISTINCT day, node_key FROM {day_table} WHERE NOT compacted), "
+            f"gone AS (DELETE FROM {day_table} s USING dirty d WHERE s.day = d.day AND s.node_key = d.node_key "
             f"RETURNING s.*) "
             f"INSERT INTO {day_table} (day, {keys}, {', '.join(DAY_COLUMNS)}, compacted) "
-            f"SELECT day, {keys}, {day_sums}, TRUE FROM gone GROUP BY 1, 2, 3, 4, 5 HAVING {day_nonzero}"
+            f"SELECT day, {keys}, {day_sums}, TRUE FROM gone GROUP BY 1, 2, 3, 4, 5 HAVING {day_nonzero} "
+            "ORDER BY node_key, day"
         )
         days = cur.rowcount
         cur.execute(
-            f"WITH dirty AS (SELECT DISTINCT closed_day, county_key FROM {pair_table} WHERE NOT compacted), "
+            f"WITH dirty AS (SELECT DISTINCT closed_day, node_key FROM {pair_table} WHERE NOT compacted), "
             f"gone AS (DELETE FROM {pair_table} s USING dirty d "
-            f"WHERE s.closed_day = d.closed_day AND s.county_key = d.county_key RETURNING s.*) "
-            f"INSERT INTO {pair_table} (closed_day, deadline_day, county_key, child_key, "
+            f"WHERE s.closed_day = d.closed_day AND s.node_key = d.node_key RETURNING s.*) "
+            f"INSERT INTO {pair_table} (closed_day, deadline_day, node_key, child_key, "
             f"{', '.join(PAIR_COLUMNS)}, compacted) "
-            f"SELECT closed_day, deadline_day, county_key, child_key, {pair_sums}, TRUE FROM gone "
-            f"GROUP BY 1, 2, 3, 4 HAVING {pair_nonzero}"
+            f"SELECT closed_day, deadline_day, node_key, child_key, {pair_sums}, TRUE FROM gone "
+            f"GROUP BY 1, 2, 3, 4 HAVING {pair_nonzero} ORDER BY node_key, closed_day"
         )
-        return {"day_rows": days, "pair_rows": cur.rowcount}
+        pairs = cur.rowcount
+        open_table = CaseOpenStat._meta.db_table
+        cur.execute(
+            f"WITH dirty AS (SELECT DISTINCT node_key FROM {open_table} WHERE NOT compacted), "
+            f"gone AS (DELETE FROM {open_table} s USING dirty d WHERE s.node_key = d.node_key RETURNING s.*) "
+            f"INSERT INTO {open_table} ({keys}, {', '.join(OPEN_COLUMNS)}, compacted) "
+            f"SELECT {keys}, {', '.join(f'sum({c})' for c in OPEN_COLUMNS)}, TRUE FROM gone GROUP BY 1, 2, 3, 4 "
+            f"HAVING {' OR '.join(f'sum({c}) <> 0' for c in OPEN_COLUMNS)} ORDER BY node_key"
+        )
+        return {"day_rows": days, "pair_rows": pairs, "open_rows": cur.rowcount}
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -299,7 +418,7 @@ def serves(user, node, category: str = "", source: str = "", using: str = "defau
     """Whether a page of `node` with these filters reads the rollup."""
     if not getattr(settings, "GRIDGOV_CASE_ROLLUP", True) or connections[using].vendor != "postgresql":
         return False
-    if node.level != AreaLevel.COUNTY or category or source:
+    if node.level not in NODES or category or source:
         return False
     from grids.scope import scope_for
 
@@ -321,7 +440,7 @@ def _cell(child, category_id, source, counts: dict) -> dict:
 
 
 def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
-    """Every case measure per (child, 小类, source) for a county node, the shape of
+    """Every case measure per (child, 小类, source) for a county or town node, the shape of
     `selectors.case_cube`: `cases` are the node's cases in the user's scope (for the live parts),
     `key` the child expression over them."""
     today, last_whole, live_today = _bounds(period)
@@ -330,7 +449,7 @@ def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
     sums.update({k: Sum(f"d_{k}", filter=Q(day__lte=last_whole)) for k in DUE_COLUMNS})
     cells = [
         _cell(row.pop("child_key"), row.pop("category_id"), row.pop("source"), row)
-        for row in CaseDayStat.objects.filter(county_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
+        for row in CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
         .values("child_key", "category_id", "source")
         .annotate(**sums)
         .order_by()
@@ -338,7 +457,7 @@ def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
     # Closed in P with the deadline outside P (or none): the part of D the deadline days miss.
     outside = Q(deadline_day__isnull=True) | Q(deadline_day__lt=period.date_from) | Q(deadline_day__gt=last_whole)
     pairs = CaseClosePair.objects.filter(
-        outside, county_key=node.pk, closed_day__gte=period.date_from, closed_day__lte=period.date_to
+        outside, node_key=node.pk, closed_day__gte=period.date_from, closed_day__lte=period.date_to
     )
     if live_today:
         pairs = pairs.exclude(deadline_day=today)
@@ -350,7 +469,12 @@ def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
             handle_due_at__gte=Period._midnight(today), handle_due_at__lt=Period._midnight(today + dt.timedelta(days=1))
         )
         live.append((due_today, [m for m in CASE_MEASURES if m.anchor == DUE]))
-    live.append((cases.filter(state__in=OPEN_STATES), [m for m in CASE_MEASURES if m.snapshot]))
+    current = CaseOpenStat.objects.filter(node_key=node.pk).values("child_key", "category_id", "source")
+    for row in current.annotate(**{c: Sum(c) for c in OPEN_COLUMNS}).order_by():
+        cells.append(_cell(row.pop("child_key"), row.pop("category_id"), row.pop("source"), row))
+    # Snapshots that read the clock (near due) are counted live over the open cases.
+    moving = [m for m in CASE_MEASURES if m.snapshot and m.where is None]
+    live.append((cases.filter(reduce(operator.or_, (m.q(period) for m in moving))), moving))
     for qs, measures in live:
         rows = (
             qs.annotate(child=key)
@@ -363,9 +487,9 @@ def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
 
 
 def trend(node, period: Period) -> dict[dt.date, tuple[int, int]]:
-    """(reported, closed) per local day of the period for a county node."""
+    """(reported, closed) per local day of the period for a county or town node."""
     rows = (
-        CaseDayStat.objects.filter(county_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
+        CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
         .values("day")
         .annotate(reported=Sum("reported"), closed=Sum("closed"))
         .order_by()

@@ -1,11 +1,12 @@
-"""Tables of the county rollup (cases/dashboard/rollup.py): case counts per local day, kept exact by
+"""Tables of the dashboard rollup (cases/dashboard/rollup.py): case counts per local day, kept exact by
 PostgreSQL triggers on cases_case. Rows are deltas: a trigger appends (+1 for the case as it is
 now, -1 for the case as it was) and `compact` folds them; a figure is always the SUM over rows.
 
 The count columns are the dated case measures of cases/dashboard/kpis.py (a test keeps the two in
 step): `DAY_COLUMNS` are counted on the day of the measure's anchor date; `d_<key>` are the due
 family counted on the day of the handling deadline; `PAIR_COLUMNS` are the due family of closed
-cases keyed by (day closed, day of the deadline), the part of D that one day cannot place.
+cases keyed by (day closed, day of the deadline), the part of D that one day cannot place;
+`OPEN_COLUMNS` are the snapshot counts that do not read the clock, with no day at all.
 """
 
 from django.db import models
@@ -30,15 +31,16 @@ DAY_COLUMNS = (
     *(f"d_{key}" for key in DUE_COLUMNS),
 )
 PAIR_COLUMNS = DUE_COLUMNS
+OPEN_COLUMNS = ("open", "overdue", "supervised")
 
 
 class CaseDayStat(models.Model):
-    """Counts of the cases of one county child (town), 小类 and source on one local day."""
+    """Counts of the cases of one child of a county or town node, 小类 and source on one local day."""
 
     id = models.BigAutoField(primary_key=True)
     day = models.DateField()
-    county_key = models.IntegerField()  # cases.county_id (0: none)
-    child_key = models.IntegerField()  # the county's child: COALESCE(town, zone, village, grid) (0: none)
+    node_key = models.IntegerField()  # the county or town counted under (rollup.NODES)
+    child_key = models.IntegerField()  # the node's child the case is under (0: none, the node itself)
     category_id = models.IntegerField()
     source = models.CharField(max_length=16)
     compacted = models.BooleanField(default=False)
@@ -47,21 +49,21 @@ class CaseDayStat(models.Model):
         verbose_name = _("事件日统计")
         verbose_name_plural = _("事件日统计")
         indexes = [
-            models.Index(fields=["county_key", "day"], name="casedaystat_county_day"),
+            models.Index(fields=["node_key", "day"], name="casedaystat_node_day"),
             models.Index(fields=["day"], name="casedaystat_dirty", condition=models.Q(compacted=False)),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.county_key}/{self.child_key} {self.category_id} {self.source}"
+        return f"{self.day} {self.node_key}/{self.child_key} {self.category_id} {self.source}"
 
 
 class CaseClosePair(models.Model):
-    """The due family of closed problem cases of one county child by (day closed, day of deadline)."""
+    """The due family of closed problem cases of one child of a node by (day closed, day of deadline)."""
 
     id = models.BigAutoField(primary_key=True)
     closed_day = models.DateField()
     deadline_day = models.DateField(null=True)
-    county_key = models.IntegerField()
+    node_key = models.IntegerField()
     child_key = models.IntegerField()
     compacted = models.BooleanField(default=False)
 
@@ -69,15 +71,37 @@ class CaseClosePair(models.Model):
         verbose_name = _("结案期限统计")
         verbose_name_plural = _("结案期限统计")
         indexes = [
-            models.Index(fields=["county_key", "closed_day"], name="closepair_county_day"),
+            models.Index(fields=["node_key", "closed_day"], name="closepair_node_day"),
             models.Index(fields=["closed_day"], name="closepair_dirty", condition=models.Q(compacted=False)),
         ]
 
     def __str__(self) -> str:
-        return f"{self.closed_day} ({self.deadline_day}) {self.county_key}/{self.child_key}"
+        return f"{self.closed_day} ({self.deadline_day}) {self.node_key}/{self.child_key}"
+
+
+class CaseOpenStat(models.Model):
+    """The snapshot counts that do not move with the clock (open, overdue, supervised) of one child
+    of a node, 小类 and source, now."""
+
+    id = models.BigAutoField(primary_key=True)
+    node_key = models.IntegerField()
+    child_key = models.IntegerField()
+    category_id = models.IntegerField()
+    source = models.CharField(max_length=16)
+    compacted = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("在办事件统计")
+        verbose_name_plural = _("在办事件统计")
+        indexes = [models.Index(fields=["node_key"], name="openstat_node")]
+
+    def __str__(self) -> str:
+        return f"{self.node_key}/{self.child_key} {self.category_id} {self.source}"
 
 
 for _column in DAY_COLUMNS:
     CaseDayStat.add_to_class(_column, models.IntegerField(default=0))
 for _column in PAIR_COLUMNS:
     CaseClosePair.add_to_class(_column, models.IntegerField(default=0))
+for _column in OPEN_COLUMNS:
+    CaseOpenStat.add_to_class(_column, models.IntegerField(default=0))

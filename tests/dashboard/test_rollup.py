@@ -1,8 +1,8 @@
-"""The county rollup (cases/dashboard/rollup.py) against the live queries it replaces.
+"""The dashboard rollup (cases/dashboard/rollup.py) against the live queries it replaces.
 
 Random cases — every state, kind, source, area level, with deadlines, closures, ratings and
 acceptances scattered around "now" (including earlier and later today) — are written, changed in
-bulk, moved between towns, deleted and compacted; after each step the county page's figures read
+bulk, moved between towns, deleted and compacted; after each step the county and town pages' figures read
 through the rollup must equal the figures read live from cases_case, for periods in the past,
 ending today, starting today and lying in the future."""
 
@@ -20,7 +20,14 @@ from django.db.models import Sum
 from cases.choices import CaseKind, CaseState, Rating, Source
 from cases.dashboard import rollup, selectors
 from cases.dashboard.kpis import Period
-from cases.dashboard.rollup_models import DAY_COLUMNS, PAIR_COLUMNS, CaseClosePair, CaseDayStat
+from cases.dashboard.rollup_models import (
+    DAY_COLUMNS,
+    OPEN_COLUMNS,
+    PAIR_COLUMNS,
+    CaseClosePair,
+    CaseDayStat,
+    CaseOpenStat,
+)
 from cases.models import Case, Category
 from grids.models import Area
 from grids.paths import set_path
@@ -35,6 +42,7 @@ def test_the_stored_columns_are_the_dated_measures():
     """Adding a dated measure to kpis.py without a column (and a migration) fails here."""
     assert {name for name, _, _ in rollup.day_columns()} == set(DAY_COLUMNS)
     assert {name for name, _ in rollup.pair_columns()} == set(PAIR_COLUMNS)
+    assert {name for name, _ in rollup.open_columns()} == set(OPEN_COLUMNS)
 
 
 def _periods() -> list[Period]:
@@ -106,12 +114,13 @@ def _page(user, node, period, settings, use_rollup: bool):
 
 def _assert_same(tree, settings, label: str) -> None:
     user = tree.users[Role.COUNTY_OFFICIAL]
-    node = Area.objects.get(pk=tree["county"].pk)
-    for period in _periods():
-        live = _page(user, node, period, settings, use_rollup=False)
-        rolled = _page(user, node, period, settings, use_rollup=True)
-        for part in live:
-            assert rolled[part] == live[part], (label, period.date_from, period.date_to, part)
+    for key in ("county", "town_a", "town_b"):
+        node = Area.objects.get(pk=tree[key].pk)
+        for period in _periods():
+            live = _page(user, node, period, settings, use_rollup=False)
+            rolled = _page(user, node, period, settings, use_rollup=True)
+            for part in live:
+                assert rolled[part] == live[part], (label, key, period.date_from, period.date_to, part)
 
 
 def _stored(model, keys, columns) -> dict:
@@ -156,10 +165,12 @@ def test_the_rollup_gives_the_live_figures_through_every_kind_of_write(tree, set
     # Compaction folds the appended rows and changes no figure.
     before = CaseDayStat.objects.count()
     kept_days = _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS)
-    kept_pairs = _stored(CaseClosePair, ["closed_day", "deadline_day", "county_key", "child_key"], PAIR_COLUMNS)
+    kept_pairs = _stored(CaseClosePair, ["closed_day", "deadline_day", "node_key", "child_key"], PAIR_COLUMNS)
+    kept_open = _stored(CaseOpenStat, list(rollup.KEYS), OPEN_COLUMNS)
     assert rollup.compact() is not None
     assert not CaseDayStat.objects.filter(compacted=False).exists()
     assert not CaseClosePair.objects.filter(compacted=False).exists()
+    assert not CaseOpenStat.objects.filter(compacted=False).exists()
     assert CaseDayStat.objects.count() < before
     assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept_days
     _assert_same(tree, settings, "after compaction")
@@ -167,31 +178,50 @@ def test_the_rollup_gives_the_live_figures_through_every_kind_of_write(tree, set
     # Recounting from scratch gives what the triggers kept.
     rollup.rebuild()
     assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept_days
-    assert _stored(CaseClosePair, ["closed_day", "deadline_day", "county_key", "child_key"], PAIR_COLUMNS) == kept_pairs
+    assert _stored(CaseClosePair, ["closed_day", "deadline_day", "node_key", "child_key"], PAIR_COLUMNS) == kept_pairs
+    assert _stored(CaseOpenStat, list(rollup.KEYS), OPEN_COLUMNS) == kept_open
+
+
+@pytest.mark.postgres
+def test_an_update_that_changes_no_count_appends_nothing(tree):
+    categories = list(Category.objects.filter(parent__isnull=False).order_by("code")[:2])
+    rng = random.Random(5)
+    Case.objects.bulk_create(
+        [_random_case(rng, n, [tree["grid_a"]], categories, tree.users[Role.GRID_WORKER]) for n in range(20)]
+    )
+    rows = CaseDayStat.objects.count(), CaseClosePair.objects.count(), CaseOpenStat.objects.count()
+    Case.objects.update(reminder_count=3, title="改了标题", version=7)  # the sweep's reminders, a save's version
+    assert (CaseDayStat.objects.count(), CaseClosePair.objects.count(), CaseOpenStat.objects.count()) == rows
+    Case.objects.filter(pk=Case.objects.order_by("id").first().pk).update(source=Source.HOTLINE, state=CaseState.CLOSED)
+    assert CaseDayStat.objects.count() > rows[0]
 
 
 @pytest.mark.postgres
 def test_the_seeded_november_reads_the_same_both_ways(tree, november, settings):
-    """The hand-computed fixture of test_kpis (built through the case services) at the county."""
-    user = tree.users[Role.COUNTY_OFFICIAL]
-    node = Area.objects.get(pk=tree["county"].pk)
+    """The hand-computed fixture of test_kpis (built through the case services) at the county
+    and at the town."""
     from .conftest import NOVEMBER
 
-    live = _page(user, node, NOVEMBER, settings, use_rollup=False)
-    rolled = _page(user, node, NOVEMBER, settings, use_rollup=True)
-    assert rolled == live
-    assert rolled["total"]["reported"] == 10
+    user = tree.users[Role.COUNTY_OFFICIAL]
+    for key, reported in (("county", 10), ("town_a", 9)):
+        node = Area.objects.get(pk=tree[key].pk)
+        live = _page(user, node, NOVEMBER, settings, use_rollup=False)
+        rolled = _page(user, node, NOVEMBER, settings, use_rollup=True)
+        assert rolled == live
+        assert rolled["total"]["reported"] == reported
 
 
 @pytest.mark.postgres
-def test_filtered_and_town_pages_read_live(tree, settings):
+def test_filtered_and_lower_pages_read_live(tree, settings):
     settings.GRIDGOV_CASE_ROLLUP = True
-    county, town = (Area.objects.get(pk=tree[k].pk) for k in ("county", "town_a"))
+    county, town, zone = (Area.objects.get(pk=tree[k].pk) for k in ("county", "town_a", "zone_a"))
     official = tree.users[Role.COUNTY_OFFICIAL]
     assert rollup.serves(official, county)
-    assert not rollup.serves(official, town)
+    assert rollup.serves(official, town)
+    assert rollup.serves(tree.users[Role.TOWN_LEADER], town)
+    assert not rollup.serves(official, zone)
     assert not rollup.serves(official, county, category="02")
-    assert not rollup.serves(official, county, source="hotline")
+    assert not rollup.serves(official, town, source="hotline")
     assert not rollup.serves(tree.users[Role.TOWN_LEADER], county)  # outside the user's scope
 
 
@@ -236,6 +266,7 @@ def test_concurrent_writers_and_compaction_lose_no_count(tree, settings):
     assert not errors, errors
     assert Case.objects.count() == 200
     rollup.compact()
-    assert CaseDayStat.objects.aggregate(n=Sum("reported"))["n"] == 200
-    assert CaseDayStat.objects.aggregate(n=Sum("state_closed"))["n"] == Case.objects.filter(state="closed").count()
+    county = CaseDayStat.objects.filter(node_key=tree["county"].pk)
+    assert county.aggregate(n=Sum("reported"))["n"] == 200
+    assert county.aggregate(n=Sum("state_closed"))["n"] == Case.objects.filter(state="closed").count()
     _assert_same(tree, settings, "after concurrent writers")
