@@ -432,58 +432,102 @@ def _bounds(p: Period) -> tuple[dt.date, dt.date, bool]:
     return today, last_whole, p.date_from <= today <= p.date_to
 
 
-def _cell(child, category_id, source, counts: dict) -> dict:
-    cell = {m.key: 0 for m in CASE_MEASURES}
-    cell.update({k: v or 0 for k, v in counts.items()})
-    cell.update(child=child or None, category_id=category_id, source=source)
-    return cell
+def _part(qs: QuerySet, child: str, keys: list[str], all_keys: list[str]) -> tuple[str, tuple]:
+    """One grouped queryset of live counts as rows of (child, 小类, source, every measure)."""
+    sql, params = qs.query.sql_with_params()
+    columns = [f'p."{child}" AS child', 'p."category_id" AS category_id', 'p."source" AS source']
+    columns += [f'p."{k}" AS {k}' if k in keys else f"0 AS {k}" for k in all_keys]
+    return f"SELECT {', '.join(columns)} FROM ({sql}) p", params
 
 
-def cube(cases: QuerySet, node, period: Period, key) -> list[dict]:
-    """Every case measure per (child, 小类, source) for a county or town node, the shape of
-    `selectors.case_cube`: `cases` are the node's cases in the user's scope (for the live parts),
-    `key` the child expression over them."""
+def _positional(sql: str, named: dict) -> tuple[str, tuple]:
+    """%(name)s placeholders as %s with their values in order (to join with Django's SQL)."""
+    params = []
+
+    def take(match: re.Match) -> str:
+        params.append(named[match.group(1)])
+        return "%s"
+
+    return re.sub(r"%\((\w+)\)s", take, sql), tuple(params)
+
+
+def cube(cases: QuerySet, node, period: Period, key):
+    """Every case measure per child, and the breakdown measures per 小类 and per source, for a
+    county or town node (a `selectors.Cube`), in one statement: the parts below are summed with
+    GROUPING SETS, so a few dozen rows come back instead of thousands of cells. `cases` are the
+    node's cases in the user's scope (for the live parts), `key` the child expression over them."""
+    from .selectors import BREAKDOWN_MEASURES, Cube
+
     today, last_whole, live_today = _bounds(period)
+    all_keys = [m.key for m in CASE_MEASURES]
     dated = [c for c in DAY_COLUMNS if not c.startswith("d_")]
-    sums = {c: Sum(c) for c in dated}
-    sums.update({k: Sum(f"d_{k}", filter=Q(day__lte=last_whole)) for k in DUE_COLUMNS})
-    cells = [
-        _cell(row.pop("child_key"), row.pop("category_id"), row.pop("source"), row)
-        for row in CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
-        .values("child_key", "category_id", "source")
-        .annotate(**sums)
-        .order_by()
+
+    def columns(stored: dict[str, str], cells: bool = True) -> str:
+        """Rollup rows as (child, 小类, source, every measure): summed once, by the GROUPING SETS."""
+        keys = "category_id, source" if cells else "NULL::integer AS category_id, NULL::varchar AS source"
+        values = ", ".join(f"{stored[k]} AS {k}" if k in stored else f"0 AS {k}" for k in all_keys)
+        return f"NULLIF(child_key, 0) AS child, {keys}, {values}"
+
+    # The period's days; D's deadline part only for whole days (today's deadlines are read live).
+    on_day = {c: c for c in dated} | {k: f"CASE WHEN day <= %(last)s THEN d_{k} ELSE 0 END" for k in DUE_COLUMNS}
+    parts = [
+        (
+            f"SELECT {columns(on_day)} FROM {CaseDayStat._meta.db_table} "
+            "WHERE node_key = %(node)s AND day >= %(from)s AND day <= %(to)s",
+            None,
+        ),
+        # Closed in P with the deadline outside P (or none): the part of D the deadline days miss.
+        (
+            f"SELECT {columns({c: c for c in PAIR_COLUMNS}, cells=False)} FROM {CaseClosePair._meta.db_table} "
+            "WHERE node_key = %(node)s AND closed_day >= %(from)s AND closed_day <= %(to)s "
+            "AND (deadline_day IS NULL OR deadline_day < %(from)s OR deadline_day > %(last)s)"
+            + (" AND deadline_day IS DISTINCT FROM %(today)s" if live_today else ""),
+            None,
+        ),
+        (
+            f"SELECT {columns({c: c for c in OPEN_COLUMNS})} FROM {CaseOpenStat._meta.db_table} "
+            "WHERE node_key = %(node)s",
+            None,
+        ),
     ]
-    # Closed in P with the deadline outside P (or none): the part of D the deadline days miss.
-    outside = Q(deadline_day__isnull=True) | Q(deadline_day__lt=period.date_from) | Q(deadline_day__gt=last_whole)
-    pairs = CaseClosePair.objects.filter(
-        outside, node_key=node.pk, closed_day__gte=period.date_from, closed_day__lte=period.date_to
-    )
-    if live_today:
-        pairs = pairs.exclude(deadline_day=today)
-    for row in pairs.values("child_key").annotate(**{c: Sum(c) for c in PAIR_COLUMNS}).order_by():
-        cells.append(_cell(row.pop("child_key"), None, None, row))
+    named = {"node": node.pk, "from": period.date_from, "to": period.date_to, "last": last_whole, "today": today}
     live = []
     if live_today:
         due_today = cases.filter(
             handle_due_at__gte=Period._midnight(today), handle_due_at__lt=Period._midnight(today + dt.timedelta(days=1))
         )
         live.append((due_today, [m for m in CASE_MEASURES if m.anchor == DUE]))
-    current = CaseOpenStat.objects.filter(node_key=node.pk).values("child_key", "category_id", "source")
-    for row in current.annotate(**{c: Sum(c) for c in OPEN_COLUMNS}).order_by():
-        cells.append(_cell(row.pop("child_key"), row.pop("category_id"), row.pop("source"), row))
     # Snapshots that read the clock (near due) are counted live over the open cases.
     moving = [m for m in CASE_MEASURES if m.snapshot and m.where is None]
     live.append((cases.filter(reduce(operator.or_, (m.q(period) for m in moving))), moving))
     for qs, measures in live:
-        rows = (
+        grouped = (
             qs.annotate(child=key)
             .values("child", "category_id", "source")
             .annotate(**{m.key: Count("id", filter=m.q(period)) for m in measures})
             .order_by()
         )
-        cells += [_cell(row.pop("child"), row.pop("category_id"), row.pop("source"), row) for row in rows]
-    return cells
+        parts.append(_part(grouped, "child", [m.key for m in measures], all_keys))
+    parts = [_positional(sql, named) if params is None else (sql, params) for sql, params in parts]
+    sql = (
+        f"SELECT GROUPING(child, category_id, source) AS g, child, category_id, source, "
+        f"{', '.join(f'sum({k}) AS {k}' for k in all_keys)} "
+        f"FROM ({' UNION ALL '.join(p[0] for p in parts)}) u "
+        "GROUP BY GROUPING SETS ((child), (category_id), (source))"
+    )
+    params = tuple(param for _, part_params in parts for param in part_params)
+    result = Cube()
+    with connections[cases.db].cursor() as cur:
+        cur.execute(sql, params)
+        for g, child, category_id, source, *values in cur.fetchall():
+            counts = {k: int(v) for k, v in zip(all_keys, values, strict=True) if v}
+            if g == 0b011:  # per child (小类 and source rolled up)
+                result.children[child] = counts
+            elif g == 0b101:  # per 小类
+                result.categories[category_id] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
+            else:  # per source
+                result.sources[source] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
+    return result
 
 
 def trend(node, period: Period) -> dict[dt.date, tuple[int, int]]:

@@ -280,10 +280,33 @@ def _roll_up(cells: dict, label_of) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["reported"], -r["open"], r["code"] or ""))
 
 
+@dataclass
+class Cube:
+    """Case counts of a node folded three ways: every measure per child, the breakdown measures
+    per 小类 and per source."""
+
+    children: dict = field(default_factory=lambda: defaultdict(dict))
+    categories: dict = field(default_factory=lambda: defaultdict(dict))
+    sources: dict = field(default_factory=lambda: defaultdict(dict))
+
+    @classmethod
+    def fold(cls, cells: list[dict]) -> Cube:
+        """From (child, 小类, source) cells, as `case_cube` returns them."""
+        cube = cls()
+        for cell in cells:
+            child, category_id, source = cell.pop("child"), cell.pop("category_id"), cell.pop("source")
+            _add(cube.children[child], cell)
+            small = {k: cell.get(k, 0) for k in BREAKDOWN_MEASURES}
+            _add(cube.categories[category_id], small)
+            _add(cube.sources[source], small)
+        return cube
+
+
 def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown:
     """The node's figures, each child's, and the breakdowns by category and source: one grouped
     query per source of data (cases, reporting compliance, visits, households) whatever the
-    number of children; the node is the sum of the groups."""
+    number of children; the node is the sum of the groups. County and town pages read the cases'
+    counts from the rollup (rollup.py), folded in the database; other pages count cases here."""
     if children is None:
         children = list(f.node.get_children())
     with analytic_queries():
@@ -291,26 +314,21 @@ def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown
         if rollup.serves(user, f.node, f.category, f.source):
             cube = rollup.cube(cases, f.node, f.period, key)
         else:
-            cube = case_cube(cases, f.period, key)
+            cube = Cube.fold(case_cube(cases, f.period, key))
         others = [compliance_counts(f.node, children, f.period), visit_counts(user, f.node, children, f.period)]
     cats = categories_by_id()
-    by_child: dict[int | None, dict] = defaultdict(dict)
+    by_child: dict[int | None, dict] = defaultdict(dict, cube.children)
     by_category: dict[str | None, dict] = defaultdict(dict)
-    by_source: dict[str, dict] = defaultdict(dict)
-    total = Figures(None)
-    for cell in cube:
-        child, category_id, source = cell.pop("child"), cell.pop("category_id"), cell.pop("source")
-        _add(by_child[child], cell)
-        _add(total.counts, cell)
-        small = {k: cell[k] for k in BREAKDOWN_MEASURES}
+    for category_id, small in cube.categories.items():
         leaf = cats.get(category_id, {})
         group = leaf if f.category else cats.get(leaf.get("parent_id"), leaf)
         _add(by_category[group.get("code")], small)
-        _add(by_source[source], small)
     for source_rows in others:
         for k, row in source_rows.items():
             _add(by_child[k], row)
-            _add(total.counts, row)
+    total = Figures(None)
+    for row in by_child.values():
+        _add(total.counts, row)
     rows = [Figures(c, dict(by_child.pop(c.pk, {}))).finish() for c in children]
     leftover: dict = {}
     for row in by_child.values():
@@ -323,7 +341,7 @@ def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown
         children=rows,
         other=other,
         categories=_roll_up(by_category, lambda code: names.get(code, code)),
-        sources=_roll_up(by_source, lambda code: str(sources.get(code, code))),
+        sources=_roll_up(cube.sources, lambda code: str(sources.get(code, code))),
         visits_available=Visit is not None,
     )
 
