@@ -365,6 +365,19 @@ class Bench:
                 raise Rollback
         except Rollback:
             pass
+        # The same INSERTs without the dashboard rollup's triggers: what keeping the rollup costs.
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("ALTER TABLE cases_case DISABLE TRIGGER USER")
+                start = time.perf_counter()
+                for case_values, event_values in prepared:
+                    cur.execute(case_sql, case_values)
+                    case_id = cur.fetchone()[0]
+                    cur.execute(event_sql, [case_id, *event_values])
+                bare_took = time.perf_counter() - start
+                raise Rollback
+        except Rollback:
+            pass
         orm_rate, raw_rate = n / orm_took, n / raw_took
         ratio = orm_rate / raw_rate
         self.add(
@@ -373,7 +386,8 @@ class Bench:
             f"ratio {ratio:.1%}",
             "≥ 8% of hand SQL",
             f"one transaction rolled back, no commits; case_report runs {per_filing} SQL statements a filing "
-            "(hand SQL: 2)" + ("" if ratio >= 0.08 else " — target missed"),
+            f"(hand SQL: 2); hand SQL without the rollup triggers {n / bare_took:,.0f} cases/s"
+            + ("" if ratio >= 0.08 else " — target missed"),
         )
 
     def case_queue(self, label: str) -> None:
@@ -644,6 +658,7 @@ def main() -> None:
         from bench import dashboard
 
         dashboard.run(bench)
+        dashboard.run_rollup_upkeep(bench)
     if "assessment" in only:
         from bench.assessment import run as run_assessment
 
