@@ -213,6 +213,8 @@ GRIDGOV_ASSESSMENT_BOTTOM_N = 3  # flagged 末位 in rankings
 GRIDGOV_DUPLICATE_DISTANCE_M = float(os.environ.get("GRIDGOV_DUPLICATE_DISTANCE_M", "200"))
 GRIDGOV_DUPLICATE_DAYS = int(os.environ.get("GRIDGOV_DUPLICATE_DAYS", "7"))
 GRIDGOV_NEAR_DUE_HOURS = float(os.environ.get("GRIDGOV_NEAR_DUE_HOURS", "4"))
+# County and town dashboards read the trigger-kept rollup (PostgreSQL); off: every page counts cases.
+GRIDGOV_CASE_ROLLUP = env_bool("GRIDGOV_CASE_ROLLUP", True)
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "gridgov@localhost")
 
