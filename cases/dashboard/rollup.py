@@ -266,6 +266,7 @@ _EVENTS = {
     "ins": ("INSERT", "NEW TABLE AS new_rows"),
     "upd": ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
     "del": ("DELETE", "OLD TABLE AS old_rows"),
+    "trunc": ("TRUNCATE", ""),  # emptying the cases empties the counts
 }
 
 
@@ -274,6 +275,8 @@ def _trigger_body(connection, suffix: str) -> str:
         return ";\n".join(_inserts(connection, [("new_rows", 1)], False)) + ";"
     if suffix == "del":
         return ";\n".join(_inserts(connection, [("old_rows", -1)], False)) + ";"
+    if suffix == "trunc":  # DELETE: a TRUNCATE naming the rollup tables too (flush) is still running
+        return "".join(f"DELETE FROM {m._meta.db_table};" for m in TABLES)
     inserts = ";\n".join(_inserts(connection, [("new_rows", 1), ("old_rows", -1)], False))
     return f"IF NOT EXISTS ({_any_change()}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
 
@@ -290,7 +293,7 @@ def install_statements(connection) -> list[str]:
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $fn$\n"
             f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$",
             f"DROP TRIGGER IF EXISTS {name} ON {table}",
-            f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {tables} "
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} {f'REFERENCING {tables} ' if tables else ''}"
             f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
         ]
     return statements

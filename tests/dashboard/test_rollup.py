@@ -14,7 +14,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Sum
 
 from cases.choices import CaseKind, CaseState, Rating, Source
@@ -194,6 +194,21 @@ def test_an_update_that_changes_no_count_appends_nothing(tree):
     assert (CaseDayStat.objects.count(), CaseClosePair.objects.count(), CaseOpenStat.objects.count()) == rows
     Case.objects.filter(pk=Case.objects.order_by("id").first().pk).update(source=Source.HOTLINE, state=CaseState.CLOSED)
     assert CaseDayStat.objects.count() > rows[0]
+
+
+@pytest.mark.postgres
+def test_truncating_the_cases_empties_the_counts(tree):
+    categories = list(Category.objects.filter(parent__isnull=False).order_by("code")[:2])
+    rng = random.Random(9)
+    reporter = tree.users[Role.GRID_WORKER]
+    Case.objects.bulk_create([_random_case(rng, n, [tree["grid_b"]], categories, reporter) for n in range(10)])
+    assert CaseDayStat.objects.exists() and CaseOpenStat.objects.exists()
+    with connection.cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # Django's deferred FK checks would block TRUNCATE
+        cur.execute("TRUNCATE cases_case CASCADE")
+    assert not CaseDayStat.objects.exists()
+    assert not CaseClosePair.objects.exists()
+    assert not CaseOpenStat.objects.exists()
 
 
 @pytest.mark.postgres
