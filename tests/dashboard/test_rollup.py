@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.db.models import Sum
 
@@ -285,3 +287,20 @@ def test_concurrent_writers_and_compaction_lose_no_count(tree, settings):
     assert county.aggregate(n=Sum("reported"))["n"] == 200
     assert county.aggregate(n=Sum("state_closed"))["n"] == Case.objects.filter(state="closed").count()
     _assert_same(tree, settings, "after concurrent writers")
+
+
+@pytest.mark.postgres
+def test_the_rebuild_command_recounts_lost_rows(tree):
+    categories = list(Category.objects.filter(parent__isnull=False).order_by("code")[:2])
+    rng = random.Random(11)
+    reporter = tree.users[Role.GRID_WORKER]
+    Case.objects.bulk_create([_random_case(rng, n, [tree["grid_a"]], categories, reporter) for n in range(30)])
+    kept = _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS)
+    CaseDayStat.objects.filter(day__lt=TODAY - dt.timedelta(days=10)).delete()  # a lost part of the counts
+    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) != kept
+    out = StringIO()
+    call_command("rebuild_dashboard_rollup", stdout=out)
+    assert "已重建" in out.getvalue()
+    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept
+    call_command("rebuild_dashboard_rollup", "--compact", stdout=out)
+    assert "合并完成" in out.getvalue()
