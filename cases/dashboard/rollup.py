@@ -41,6 +41,7 @@ import hashlib
 import operator
 import re
 from functools import reduce
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
@@ -431,7 +432,7 @@ def serves(user, node, category: str = "", source: str = "", using: str = "defau
 
 def _bounds(p: Period) -> tuple[dt.date, dt.date, bool]:
     """(today, the last day whose deadlines count whole, whether today's deadlines are read live)."""
-    today = timezone.localdate(p.now)
+    today = timezone.localdate(p.now, ZoneInfo(settings.TIME_ZONE))  # the zone the triggers count days in
     last_whole = p.date_to if p.date_to < today else today - dt.timedelta(days=1)
     return today, last_whole, p.date_from <= today <= p.date_to
 

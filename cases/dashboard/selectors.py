@@ -311,7 +311,8 @@ def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown
         children = list(f.node.get_children())
     with analytic_queries():
         cases, key = cases_in(user, f), _path_key(f.node, children)
-        if rollup.serves(user, f.node, f.category, f.source):
+        # The rollup names children by path columns; a node whose children have none reads live.
+        if rollup.serves(user, f.node, f.category, f.source) and _column_key(f.node, children) is not None:
             cube = rollup.cube(cases, f.node, f.period, key)
         else:
             cube = Cube.fold(case_cube(cases, f.period, key))
