@@ -13,22 +13,24 @@ under its town (child: its zone, village or special grid), per (day, node, child
 one column per dated measure, counted on the day of its anchor; the due family also on the day of
 the handling deadline (`d_<key>`); and, for closed cases only, the due family per (day closed, day
 of deadline) with no 小类/source (`CaseClosePair`), because D = deadline in P ∪ closed in P needs
-both days.
+both days; and the snapshots that do not read the clock (open, overdue, supervised) with no day
+(`CaseOpenStat`).
 
-How it stays exact. Statement-level triggers on cases_case (INSERT, UPDATE, DELETE, with
-transition tables) append the difference each statement makes: +1 for every count a changed case
-is in now, -1 for every count it was in before, summed per key, zero rows left out. Nothing is
-updated in place, so concurrent writers never wait on each other's counters; `compact` (Celery
-beat, every minute) folds the appended rows of the days they touched. The trigger SQL is
-generated from kpis.py's Q objects (compiled by Django), installed after every `migrate`, and
-rebuilt from cases_case whenever the generated SQL changes (its hash is the function's comment).
+How it stays exact. Statement-level triggers on cases_case (INSERT, UPDATE, DELETE with
+transition tables; TRUNCATE empties the counts) append the difference each statement makes: +1
+for every count a changed case is in now, -1 for every count it was in before, summed per key,
+zero rows left out. Nothing is updated in place, so concurrent writers never wait on each
+other's counters; `compact` (Celery beat, every minute) folds the appended rows of the days they
+touched. The trigger SQL is generated from kpis.py's Q objects (compiled by Django), installed
+after every `migrate`, and rebuilt from cases_case whenever the generated SQL changes (its hash
+is the function's comment).
 
 How a page reads it (`cube`, `trend`): the days of P from the day table; D's deadline part for
 days before today; closed cases whose deadline is outside P from the pair table; the cases whose
 deadline is today (D counts a deadline only once it has passed: `due_end = min(end, now)`) and the
-counts that read the clock (near due) live from cases_case; open, overdue and supervised from a
-snapshot table the same triggers keep (`CaseOpenStat`). The result has the
-shape of `selectors.case_cube`, and tests compare the two over random cases and periods.
+counts that read the clock (near due) live from cases_case; open, overdue and supervised from
+`CaseOpenStat`. One GROUPING SETS statement folds all of it into a `selectors.Cube` (per child,
+per 小类, per source), and tests compare it with the live count over random cases and periods.
 
 Scope: county and town nodes in the user's scope, without a 小类/source filter, read the rollup;
 zones, villages, grids and filtered views read cases_case (a zone holds a few thousand cases).
