@@ -54,6 +54,7 @@ from django.utils import timezone
 from grids.choices import AreaLevel
 
 from ..choices import CaseState
+from ..models import Category
 from .kpis import CASE_MEASURES, DUE, Period, due_candidates
 from .rollup_models import (
     DAY_COLUMNS,
@@ -140,12 +141,12 @@ NODES = {
 }
 
 
-def _keys(alias: str, level: str, with_category: bool = True) -> str:
+def _keys(alias: str, level: str) -> str:
     column, child = NODES[level]
-    keys = f"{alias}.{column} AS node_key, {child.format(a=alias)} AS child_key"
-    if with_category:
-        keys += f", {alias}.category_id AS category_id, {alias}.source AS source"
-    return keys
+    return (
+        f"{alias}.{column} AS node_key, {child.format(a=alias)} AS child_key, "
+        f"{alias}.category_id AS category_id, {alias}.source AS source"
+    )
 
 
 def _counted(alias: str, level: str) -> str:
@@ -190,16 +191,16 @@ def _pair_insert(connection, sources: list[tuple[str, int]], compacted: bool) ->
     for table, sign in sources:
         parts += [
             f"SELECT {_day('c', 'closed_at')} AS closed_day, {_day('c', 'handle_due_at')} AS deadline_day, "
-            f"{_keys('c', level, with_category=False)}, {values[sign]} FROM {table} c "
+            f"{_keys('c', level)}, {values[sign]} FROM {table} c "
             f"WHERE c.closed_at IS NOT NULL AND {_counted('c', level)}"
             for level in NODES
         ]
     names = [name for name, _ in columns]
     return (
-        f"INSERT INTO {CaseClosePair._meta.db_table} (closed_day, deadline_day, node_key, child_key, "
+        f"INSERT INTO {CaseClosePair._meta.db_table} (closed_day, deadline_day, {', '.join(KEYS)}, "
         f"{', '.join(names)}, compacted) "
-        f"SELECT closed_day, deadline_day, node_key, child_key, {', '.join(f'sum({n})' for n in names)}, "
-        f"{str(compacted).upper()} FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4 "
+        f"SELECT closed_day, deadline_day, {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, "
+        f"{str(compacted).upper()} FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4, 5, 6 "
         f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}"
         + (" ORDER BY node_key, closed_day" if compacted else "")
     )
@@ -401,10 +402,10 @@ def compact(using: str = "default") -> dict[str, int] | None:
             f"WITH dirty AS (SELECT DISTINCT closed_day, node_key FROM {pair_table} WHERE NOT compacted), "
             f"gone AS (DELETE FROM {pair_table} s USING dirty d "
             f"WHERE s.closed_day = d.closed_day AND s.node_key = d.node_key RETURNING s.*) "
-            f"INSERT INTO {pair_table} (closed_day, deadline_day, node_key, child_key, "
+            f"INSERT INTO {pair_table} (closed_day, deadline_day, {keys}, "
             f"{', '.join(PAIR_COLUMNS)}, compacted) "
-            f"SELECT closed_day, deadline_day, node_key, child_key, {pair_sums}, TRUE FROM gone "
-            f"GROUP BY 1, 2, 3, 4 HAVING {pair_nonzero} ORDER BY node_key, closed_day"
+            f"SELECT closed_day, deadline_day, {keys}, {pair_sums}, TRUE FROM gone "
+            f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING {pair_nonzero} ORDER BY node_key, closed_day"
         )
         pairs = cur.rowcount
         open_table = CaseOpenStat._meta.db_table
@@ -421,11 +422,11 @@ def compact(using: str = "default") -> dict[str, int] | None:
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def serves(user, node, category: str = "", source: str = "", using: str = "default") -> bool:
-    """Whether a page of `node` with these filters reads the rollup."""
+def serves(user, node, using: str = "default") -> bool:
+    """Whether a page of `node` reads the rollup (whatever its 小类 and source filters)."""
     if not getattr(settings, "GRIDGOV_CASE_ROLLUP", True) or connections[using].vendor != "postgresql":
         return False
-    if node.level not in NODES or category or source:
+    if node.level not in NODES:
         return False
     from grids.scope import scope_for
 
@@ -458,46 +459,63 @@ def _positional(sql: str, named: dict) -> tuple[str, tuple]:
     return re.sub(r"%\((\w+)\)s", take, sql), tuple(params)
 
 
-def cube(cases: QuerySet, node, period: Period, key):
+def _cell_filter(category: str, source: str) -> tuple[str, dict]:
+    """The 小类 and source filters of a page (cases.selectors.apply_filters: a category code
+    matches itself and everything under it) as a WHERE clause on rollup rows."""
+    clause, named = "", {}
+    if category:
+        escaped = category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clause += f" AND category_id IN (SELECT id FROM {Category._meta.db_table} WHERE code LIKE %(category)s)"
+        named["category"] = f"{escaped}%"
+    if source:
+        clause += " AND source = %(source)s"
+        named["source"] = source
+    return clause, named
+
+
+def cube(cases: QuerySet, node, period: Period, key, category: str = "", source: str = ""):
     """Every case measure per child, and the breakdown measures per 小类 and per source, for a
     county or town node (a `selectors.Cube`), in one statement: the parts below are summed with
     GROUPING SETS, so a few dozen rows come back instead of thousands of cells. `cases` are the
-    node's cases in the user's scope (for the live parts), `key` the child expression over them."""
+    node's cases in the user's scope, filtered (for the live parts), `key` the child expression
+    over them, `category`/`source` the page's filters (for the rollup rows)."""
     from .selectors import BREAKDOWN_MEASURES, Cube
 
     today, last_whole, live_today = _bounds(period)
     all_keys = [m.key for m in CASE_MEASURES]
     dated = [c for c in DAY_COLUMNS if not c.startswith("d_")]
 
-    def columns(stored: dict[str, str], cells: bool = True) -> str:
+    def columns(stored: dict[str, str]) -> str:
         """Rollup rows as (child, 小类, source, every measure): summed once, by the GROUPING SETS."""
-        keys = "category_id, source" if cells else "NULL::integer AS category_id, NULL::varchar AS source"
         values = ", ".join(f"{stored[k]} AS {k}" if k in stored else f"0 AS {k}" for k in all_keys)
-        return f"NULLIF(child_key, 0) AS child, {keys}, {values}"
+        return f"NULLIF(child_key, 0) AS child, category_id, source, {values}"
+
+    cell_filter, named = _cell_filter(category, source)
 
     # The period's days; D's deadline part only for whole days (today's deadlines are read live).
     on_day = {c: c for c in dated} | {k: f"CASE WHEN day <= %(last)s THEN d_{k} ELSE 0 END" for k in DUE_COLUMNS}
     parts = [
         (
             f"SELECT {columns(on_day)} FROM {CaseDayStat._meta.db_table} "
-            "WHERE node_key = %(node)s AND day >= %(from)s AND day <= %(to)s",
+            f"WHERE node_key = %(node)s AND day >= %(from)s AND day <= %(to)s{cell_filter}",
             None,
         ),
         # Closed in P with the deadline outside P (or none): the part of D the deadline days miss.
         (
-            f"SELECT {columns({c: c for c in PAIR_COLUMNS}, cells=False)} FROM {CaseClosePair._meta.db_table} "
+            f"SELECT {columns({c: c for c in PAIR_COLUMNS})} FROM {CaseClosePair._meta.db_table} "
             "WHERE node_key = %(node)s AND closed_day >= %(from)s AND closed_day <= %(to)s "
             "AND (deadline_day IS NULL OR deadline_day < %(from)s OR deadline_day > %(last)s)"
-            + (" AND deadline_day IS DISTINCT FROM %(today)s" if live_today else ""),
+            + (" AND deadline_day IS DISTINCT FROM %(today)s" if live_today else "")
+            + cell_filter,
             None,
         ),
         (
             f"SELECT {columns({c: c for c in OPEN_COLUMNS})} FROM {CaseOpenStat._meta.db_table} "
-            "WHERE node_key = %(node)s",
+            f"WHERE node_key = %(node)s{cell_filter}",
             None,
         ),
     ]
-    named = {"node": node.pk, "from": period.date_from, "to": period.date_to, "last": last_whole, "today": today}
+    named.update(node=node.pk, last=last_whole, today=today, **{"from": period.date_from, "to": period.date_to})
     live = []
     if live_today:
         due_today = cases.filter(
@@ -537,12 +555,12 @@ def cube(cases: QuerySet, node, period: Period, key):
     return result
 
 
-def trend(node, period: Period) -> dict[dt.date, tuple[int, int]]:
+def trend(node, period: Period, category: str = "", source: str = "") -> dict[dt.date, tuple[int, int]]:
     """(reported, closed) per local day of the period for a county or town node."""
-    rows = (
-        CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
-        .values("day")
-        .annotate(reported=Sum("reported"), closed=Sum("closed"))
-        .order_by()
-    )
+    rows = CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
+    if category:
+        rows = rows.filter(category_id__in=Category.objects.filter(code__startswith=category).values("id"))
+    if source:
+        rows = rows.filter(source=source)
+    rows = rows.values("day").annotate(reported=Sum("reported"), closed=Sum("closed")).order_by()
     return {row["day"]: (row["reported"] or 0, row["closed"] or 0) for row in rows}

@@ -5,7 +5,7 @@ now, -1 for the case as it was) and `compact` folds them; a figure is always the
 The count columns are the dated case measures of cases/dashboard/kpis.py (a test keeps the two in
 step): `DAY_COLUMNS` are counted on the day of the measure's anchor date; `d_<key>` are the due
 family counted on the day of the handling deadline; `PAIR_COLUMNS` are the due family of closed
-cases keyed by (day closed, day of the deadline), the part of D that one day cannot place;
+cases keyed by (day closed, day of the deadline) as well, the part of D that one day cannot place;
 `OPEN_COLUMNS` are the snapshot counts that do not read the clock, with no day at all.
 """
 
@@ -58,13 +58,16 @@ class CaseDayStat(models.Model):
 
 
 class CaseClosePair(models.Model):
-    """The due family of closed problem cases of one child of a node by (day closed, day of deadline)."""
+    """The due family of closed problem cases of one child of a node, 小类 and source by (day closed,
+    day of deadline)."""
 
     id = models.BigAutoField(primary_key=True)
     closed_day = models.DateField()
     deadline_day = models.DateField(null=True)
     node_key = models.IntegerField()
     child_key = models.IntegerField()
+    category_id = models.IntegerField()
+    source = models.CharField(max_length=16)
     compacted = models.BooleanField(default=False)
 
     class Meta:

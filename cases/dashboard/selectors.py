@@ -312,8 +312,8 @@ def breakdown(user, f: Filters, children: list[Area] | None = None) -> Breakdown
     with analytic_queries():
         cases, key = cases_in(user, f), _path_key(f.node, children)
         # The rollup names children by path columns; a node whose children have none reads live.
-        if rollup.serves(user, f.node, f.category, f.source) and _column_key(f.node, children) is not None:
-            cube = rollup.cube(cases, f.node, f.period, key)
+        if rollup.serves(user, f.node) and _column_key(f.node, children) is not None:
+            cube = rollup.cube(cases, f.node, f.period, key, f.category, f.source)
         else:
             cube = Cube.fold(case_cube(cases, f.period, key))
         others = [compliance_counts(f.node, children, f.period), visit_counts(user, f.node, children, f.period)]
@@ -427,8 +427,8 @@ def trend(user, f: Filters) -> list[dict]:
     """Cases reported and problems closed per local day of the period, in one grouped query over
     (day reported, day closed)."""
     p = f.period
-    if rollup.serves(user, f.node, f.category, f.source):
-        days = rollup.trend(f.node, p)
+    if rollup.serves(user, f.node):
+        days = rollup.trend(f.node, p, f.category, f.source)
         return [{"day": d, "reported": days.get(d, (0, 0))[0], "closed": days.get(d, (0, 0))[1]} for d in p.days()]
     rows = (
         cases_in(user, f)
