@@ -49,7 +49,8 @@ class CaseDayStat(models.Model):
         verbose_name = _("事件日统计")
         verbose_name_plural = _("事件日统计")
         indexes = [
-            models.Index(fields=["node_key", "day"], name="casedaystat_node_day"),
+            # a page reads (node, days); compaction finds each key (the same index, all of it)
+            models.Index(fields=["node_key", "day", "child_key", "category_id", "source"], name="casedaystat_key"),
             models.Index(fields=["day"], name="casedaystat_dirty", condition=models.Q(compacted=False)),
         ]
 
@@ -74,7 +75,7 @@ class CaseClosePair(models.Model):
         verbose_name = _("结案期限统计")
         verbose_name_plural = _("结案期限统计")
         indexes = [
-            models.Index(fields=["node_key", "closed_day"], name="closepair_node_day"),
+            models.Index(fields=["node_key", "closed_day", "child_key", "category_id", "source"], name="closepair_key"),
             models.Index(fields=["closed_day"], name="closepair_dirty", condition=models.Q(compacted=False)),
         ]
 
@@ -96,7 +97,7 @@ class CaseOpenStat(models.Model):
     class Meta:
         verbose_name = _("在办事件统计")
         verbose_name_plural = _("在办事件统计")
-        indexes = [models.Index(fields=["node_key"], name="openstat_node")]
+        indexes = [models.Index(fields=["node_key", "child_key", "category_id", "source"], name="openstat_key")]
 
     def __str__(self) -> str:
         return f"{self.node_key}/{self.child_key} {self.category_id} {self.source}"
