@@ -49,7 +49,7 @@ from cases.choices import Action, Rating, Source
 from cases.models import Attachment, Category, GridDayCompliance
 from cases.services import case_act, case_report
 from cases.sweep import sweep_deadlines
-from grids.models import Tag, Visit
+from grids.models import Household, Tag, Visit
 from staff.choices import Role
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -106,6 +106,9 @@ def build_november(tree) -> SimpleNamespace:
     u = tree.users
     gw, gc, centre, dept = u[Role.GRID_WORKER], u[Role.GRID_CHIEF], u[Role.CENTRE_STAFF], u[Role.DEPARTMENT]
     c = SimpleNamespace()
+    # The tree is built at the real date; its households were registered before this November
+    # (the measures count only households that existed in the month).
+    Household.objects.update(created_at=at(10, 1))
 
     c.c1 = file_at(at(11, 2, 9), tree, Role.GRID_WORKER, "grid_a", "0202")
     sweep_at(at(11, 2, 10, 30))
