@@ -25,8 +25,23 @@ def _check_broker() -> dict:
         return {"ok": False, "transport": transport, "error": str(exc)[:200]}
 
 
+def _check_rollup() -> dict | None:
+    from cases.dashboard import rollup
+
+    try:
+        return rollup.backlog()
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)[:200]}
+
+
 def healthz(request):
-    """Liveness and readiness: the database and the Celery broker must both answer."""
+    """Liveness and readiness: the database and the Celery broker must both answer (else 503).
+    The dashboard rollup (PostgreSQL) is reported too: triggers missing or a compaction backlog
+    make the status "degraded" (still 200: pages stay exact, only slower)."""
     checks = {"database": _check_database(), "broker": _check_broker()}
     ok = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
+    rollup = _check_rollup() if checks["database"]["ok"] else None
+    status = "error" if not ok else "degraded" if rollup is not None and not rollup["ok"] else "ok"
+    if rollup is not None:
+        checks["dashboard_rollup"] = rollup
+    return JsonResponse({"status": status, **checks}, status=200 if ok else 503)

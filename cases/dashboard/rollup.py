@@ -417,6 +417,33 @@ def compact(using: str = "default") -> dict[str, int] | None:
     return written
 
 
+#: Unfolded rows past which /healthz calls the rollup degraded: beat's compaction is not keeping up
+#: (or not running), and every county and town page reads all of them.
+BACKLOG_WARN = 200_000
+
+
+def backlog(using: str = "default") -> dict | None:
+    """The rollup's state for /healthz: whether the triggers are installed (their digest matches
+    the measure definitions) and how many appended rows wait for compaction (counted up to a
+    bound through the partial indexes, so a large backlog costs a bounded scan). None where there
+    is no rollup (SQLite, or GRIDGOV_CASE_ROLLUP off)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not getattr(settings, "GRIDGOV_CASE_ROLLUP", True):
+        return None
+    if not _tables_exist(connection):
+        return {"ok": False, "installed": False, "unfolded_rows": 0}
+    installed = installed_digest(using) == _digest(install_statements(connection), connection)
+    bound = 10 * BACKLOG_WARN
+    unfolded = 0
+    with connection.cursor() as cur:
+        for model in TABLES:
+            cur.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {model._meta.db_table} WHERE NOT compacted LIMIT %s) s", [bound]
+            )
+            unfolded += cur.fetchone()[0]
+    return {"ok": installed and unfolded <= BACKLOG_WARN, "installed": installed, "unfolded_rows": unfolded}
+
+
 # --- reading ------------------------------------------------------------------------------------------
 
 

@@ -200,3 +200,22 @@ def test_seed_demo_cases_only_adds_cases_to_an_existing_place(tree):
     assert Case.objects.count() == 40 and Area.objects.count() == areas
     # On the small tree every case is filed in a grid with a grid worker.
     assert set(Case.objects.values_list("grid_id", flat=True)) <= {tree["grid_a"].pk, tree["grid_b"].pk}
+
+
+@pytest.mark.postgres
+def test_a_load_leaves_the_dashboard_rollup_folded(history):
+    """The triggers append ~3 delta rows a case; the builder brings the rollup to its steady state
+    (a first load recounts, a small top-up folds), and the counts are the recount's."""
+    from django.db.models import Sum
+
+    from cases.dashboard import rollup
+    from cases.dashboard.rollup_models import CaseDayStat
+
+    _now, stats, _builder = history
+    assert stats["rollup_fold_seconds"] is not None
+    assert not any(m.objects.filter(compacted=False).exists() for m in rollup.TABLES)
+    county = Area.objects.get(level="county")
+    assert CaseDayStat.objects.filter(node_key=county.pk).aggregate(n=Sum("reported"))["n"] == COUNT
+    CaseHistoryBuilder(20, seed=6, now=NOW, log=lambda *a: None).build()  # a top-up: folded
+    assert not any(m.objects.filter(compacted=False).exists() for m in rollup.TABLES)
+    assert CaseDayStat.objects.filter(node_key=county.pk).aggregate(n=Sum("reported"))["n"] == COUNT + 20

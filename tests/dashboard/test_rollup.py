@@ -345,3 +345,28 @@ def test_compaction_rewrites_only_the_keys_that_changed(tree):
     assert neighbours
     assert neighbours <= after  # still the same rows
     assert not CaseDayStat.objects.filter(compacted=False).exists()
+
+
+@pytest.mark.postgres
+def test_healthz_reports_the_rollup_backlog_and_missing_triggers(tree, client, monkeypatch):
+    data = client.get("/healthz").json()
+    assert data["dashboard_rollup"] == {"ok": True, "installed": True, "unfolded_rows": 0}
+    categories = list(Category.objects.filter(parent__isnull=False).order_by("code")[:2])
+    rng = random.Random(17)
+    reporter = tree.users[Role.GRID_WORKER]
+    Case.objects.bulk_create([_random_case(rng, n, [tree["grid_a"]], categories, reporter) for n in range(12)])
+    unfolded = client.get("/healthz").json()["dashboard_rollup"]["unfolded_rows"]
+    assert unfolded == sum(m.objects.filter(compacted=False).count() for m in rollup.TABLES) > 0
+
+    # Compaction not keeping up: degraded, still 200 (pages stay exact, only slower).
+    monkeypatch.setattr(rollup, "BACKLOG_WARN", unfolded - 1)
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["status"]) == (200, "degraded")
+    rollup.compact()
+    assert client.get("/healthz").json()["dashboard_rollup"]["unfolded_rows"] == 0
+
+    rollup.uninstall()  # e.g. a restore without the triggers: the counts would go stale
+    data = client.get("/healthz").json()
+    assert data["status"] == "degraded" and data["dashboard_rollup"]["installed"] is False
+    rollup.install()
+    assert client.get("/healthz").json()["dashboard_rollup"]["installed"] is True
