@@ -39,6 +39,7 @@ zones, villages, grids and filtered views read cases_case (a zone holds a few th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import operator
 import re
@@ -314,6 +315,15 @@ def _digest(statements: list[str], connection) -> str:
     return "gridgov:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+@functools.cache
+def _generated(using: str) -> tuple[list[str], str]:
+    """The trigger statements and their digest: compiled from kpis.py once per process (they
+    change only with the code), for install and for every /healthz probe."""
+    connection = connections[using]
+    statements = install_statements(connection)
+    return statements, _digest(statements, connection)
+
+
 def _tables_exist(connection) -> bool:
     names = set(connection.introspection.table_names())
     return {"cases_case", *(m._meta.db_table for m in TABLES)} <= names
@@ -335,8 +345,7 @@ def install(using: str = "default", force: bool = False) -> bool:
     if not _tables_exist(connection):
         uninstall(using)
         return False
-    statements = install_statements(connection)
-    digest = _digest(statements, connection)
+    statements, digest = _generated(using)
     if not force and installed_digest(using) == digest:
         return False
     with transaction.atomic(using=using), connection.cursor() as cur:
@@ -432,7 +441,7 @@ def backlog(using: str = "default") -> dict | None:
         return None
     if not _tables_exist(connection):
         return {"ok": False, "installed": False, "unfolded_rows": 0}
-    installed = installed_digest(using) == _digest(install_statements(connection), connection)
+    installed = installed_digest(using) == _generated(using)[1]
     bound = 10 * BACKLOG_WARN
     unfolded = 0
     with connection.cursor() as cur:

@@ -15,6 +15,7 @@ from cases.choices import OPEN_STATES, Action, CaseKind, CaseState
 from cases.models import Case, CaseEvent, CaseNumber, ExtensionRequest, Reminder, Supervision
 from gridgov.demo import DemoBuilder
 from gridgov.demo_cases import CaseHistoryBuilder
+from grids.choices import AreaLevel
 from grids.models import Area
 from grids.paths import PATH_FIELDS, PathCache
 from staff.choices import Role
@@ -214,7 +215,7 @@ def test_a_load_leaves_the_dashboard_rollup_folded(history):
     _now, stats, _builder = history
     assert stats["rollup_fold_seconds"] is not None
     assert not any(m.objects.filter(compacted=False).exists() for m in rollup.TABLES)
-    county = Area.objects.get(level="county")
+    county = Area.objects.get(level=AreaLevel.COUNTY)
     assert CaseDayStat.objects.filter(node_key=county.pk).aggregate(n=Sum("reported"))["n"] == COUNT
     CaseHistoryBuilder(20, seed=6, now=NOW, log=lambda *a: None).build()  # a top-up: folded
     assert not any(m.objects.filter(compacted=False).exists() for m in rollup.TABLES)
