@@ -635,5 +635,5 @@ class GridDayCompliance(models.Model):
         return f"{self.grid_id} {self.day}: {self.reports}"
 
 
-from .dashboard.rollup_models import CaseClosePair, CaseDayStat, CaseOpenStat  # noqa: E402,F401
+from .dashboard.rollup_models import CaseClosePair, CaseDayStat, CaseOpenStat, HouseholdStat  # noqa: E402,F401
 from .patrol import PatrolItem, PatrolLog  # noqa: E402,F401

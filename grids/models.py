@@ -169,6 +169,9 @@ class Household(AreaPath):
     tags = models.ManyToManyField(Tag, verbose_name=_("标签"), blank=True, related_name="households")
     note = models.TextField(_("备注"), blank=True)
     is_active = models.BooleanField(_("有效"), default=True)
+    # The date of the household's latest visit, kept by database triggers on grids_visit (migration
+    # 0005): the dashboards count 走访覆盖率 from it without reading the visits.
+    last_visited_on = models.DateField(_("最近走访日期"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

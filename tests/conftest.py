@@ -144,3 +144,21 @@ def _reference_data_for_transactional_tests(request):
     if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
         _load_reference_data()
+
+
+@pytest.fixture
+def fresh_calendar():
+    """The working calendar's caches (admin days, years) emptied before and after the test."""
+    from cases import calendar
+
+    calendar.reset()
+    yield
+    calendar.reset()
+
+
+@pytest.fixture
+def demo_place(db):
+    """The demo place of seed_demo (every tree level, households, staff posts), seed 3."""
+    from gridgov.demo import DemoBuilder
+
+    DemoBuilder(scale="demo", seed=3, log=lambda *a: None).build()

@@ -53,6 +53,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from grids.choices import AreaLevel
+from grids.models import Household
 
 from ..choices import CaseState
 from ..models import Category
@@ -65,13 +66,18 @@ from .rollup_models import (
     CaseClosePair,
     CaseDayStat,
     CaseOpenStat,
+    HouseholdStat,
 )
 
 FUNCTION = "gridgov_case_stats"
+HOUSEHOLD_FUNCTION = "gridgov_household_stats"
 #: pg_advisory lock key of `compact` (one compaction at a time).
 COMPACT_LOCK = 0x67676373
 KEYS = ("node_key", "child_key", "category_id", "source")
-TABLES = (CaseDayStat, CaseClosePair, CaseOpenStat)
+CASE_TABLES = (CaseDayStat, CaseClosePair, CaseOpenStat)
+TABLES = (*CASE_TABLES, HouseholdStat)
+#: The household columns a HouseholdStat row depends on.
+HOUSEHOLD_COLUMNS = ("is_active", "last_visited_on", "county_id", "town_id", "zone_id", "village_id", "grid_id")
 
 
 # --- what is counted --------------------------------------------------------------------------------
@@ -226,6 +232,22 @@ def _open_insert(connection, sources: list[tuple[str, int]], compacted: bool) ->
     )
 
 
+def _household_insert(sources: list[tuple[str, int]], compacted: bool) -> str:
+    """Active households per (node, child, day of the latest visit), +1 or -1 per source table."""
+    parts = [
+        f"SELECT h.{column} AS node_key, {child.format(a='h')} AS child_key, h.last_visited_on AS last_visit_day, "
+        f"{sign} AS n FROM {table} h WHERE h.is_active AND h.{column} IS NOT NULL"
+        for table, sign in sources
+        for column, child in NODES.values()
+    ]
+    return (
+        f"INSERT INTO {HouseholdStat._meta.db_table} (node_key, child_key, last_visit_day, households, compacted) "
+        f"SELECT node_key, child_key, last_visit_day, sum(n), {str(compacted).upper()} "
+        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3 HAVING sum(n) <> 0"
+        + (" ORDER BY node_key" if compacted else "")
+    )
+
+
 def _inserts(connection, sources: list[tuple[str, int]], compacted: bool) -> list[str]:
     return [
         _day_insert(connection, sources, compacted),
@@ -281,13 +303,37 @@ def _trigger_body(connection, suffix: str) -> str:
     if suffix == "del":
         return ";\n".join(_inserts(connection, [("old_rows", -1)], False)) + ";"
     if suffix == "trunc":  # DELETE: a TRUNCATE naming the rollup tables too (flush) is still running
-        return "".join(f"DELETE FROM {m._meta.db_table};" for m in TABLES)
+        return "".join(f"DELETE FROM {m._meta.db_table};" for m in CASE_TABLES)
     inserts = ";\n".join(_inserts(connection, [("new_rows", 1), ("old_rows", -1)], False))
     return f"IF NOT EXISTS ({_any_change()}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
 
 
+def _household_trigger_body(suffix: str) -> str:
+    if suffix == "ins":
+        return _household_insert([("new_rows", 1)], False) + ";"
+    if suffix == "del":
+        return _household_insert([("old_rows", -1)], False) + ";"
+    if suffix == "trunc":
+        return f"DELETE FROM {HouseholdStat._meta.db_table};"
+    # An address or note edit changes no count: one hash join, nothing appended.
+    differ = (
+        f"({', '.join(f'n.{c}' for c in HOUSEHOLD_COLUMNS)}) IS DISTINCT FROM "
+        f"({', '.join(f'o.{c}' for c in HOUSEHOLD_COLUMNS)})"
+    )
+    changed = f"SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {differ}"
+    inserts = _household_insert([("new_rows", 1), ("old_rows", -1)], False)
+    return f"IF NOT EXISTS ({changed}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
+
+
+#: The tables whose writes the rollup follows: (table, trigger function prefix, trigger body).
+def _watched(connection) -> list[tuple[str, str, object]]:
+    return [
+        ("cases_case", FUNCTION, lambda suffix: _trigger_body(connection, suffix)),
+        (Household._meta.db_table, HOUSEHOLD_FUNCTION, _household_trigger_body),
+    ]
+
+
 def install_statements(connection) -> list[str]:
-    table = "cases_case"
     # Compaction deletes and rewrites rows all day: vacuum them after a fixed number of dead rows
     # rather than a fifth of the table, so pages do not step over stale versions for long.
     statements = [
@@ -295,9 +341,16 @@ def install_statements(connection) -> list[str]:
         "autovacuum_vacuum_threshold = 10000, autovacuum_analyze_scale_factor = 0.02)"
         for m in TABLES
     ]
+    for table, function, trigger_body in _watched(connection):
+        statements += _trigger_statements(table, function, trigger_body)
+    return statements
+
+
+def _trigger_statements(table: str, function: str, trigger_body) -> list[str]:
+    statements = []
     for suffix, (event, tables) in _EVENTS.items():
-        name = f"{FUNCTION}_{suffix}"
-        body = _trigger_body(connection, suffix)
+        name = f"{function}_{suffix}"
+        body = trigger_body(suffix)
         statements += [
             # Transition tables have no statistics: without this a join of two 10,000-row tables may
             # be planned as a nested loop (minutes instead of milliseconds).
@@ -311,7 +364,7 @@ def install_statements(connection) -> list[str]:
 
 
 def _digest(statements: list[str], connection) -> str:
-    text = "\n".join([*statements, *_inserts(connection, [("cases_case", 1)], True)])
+    text = "\n".join([*statements, *_rebuild_inserts(connection)])
     return "gridgov:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -324,9 +377,13 @@ def _generated(using: str) -> tuple[list[str], str]:
     return statements, _digest(statements, connection)
 
 
+def _rebuild_inserts(connection) -> list[str]:
+    return [*_inserts(connection, [("cases_case", 1)], True), _household_insert([(Household._meta.db_table, 1)], True)]
+
+
 def _tables_exist(connection) -> bool:
     names = set(connection.introspection.table_names())
-    return {"cases_case", *(m._meta.db_table for m in TABLES)} <= names
+    return {"cases_case", Household._meta.db_table, *(m._meta.db_table for m in TABLES)} <= names
 
 
 def installed_digest(using: str = "default") -> str | None:
@@ -349,8 +406,8 @@ def install(using: str = "default", force: bool = False) -> bool:
     if not force and installed_digest(using) == digest:
         return False
     with transaction.atomic(using=using), connection.cursor() as cur:
-        # No case is written while the triggers change and the counts are rebuilt.
-        cur.execute("LOCK TABLE cases_case IN SHARE ROW EXCLUSIVE MODE")
+        # No case or household is written while the triggers change and the counts are rebuilt.
+        cur.execute(f"LOCK TABLE cases_case, {Household._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
         for sql in statements:
             cur.execute(sql)
         rebuild(using)
@@ -362,22 +419,23 @@ def uninstall(using: str = "default") -> None:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
+    names = set(connection.introspection.table_names())
     with connection.cursor() as cur:
-        exists = "cases_case" in connection.introspection.table_names()
-        for suffix in _EVENTS:
-            if exists:
-                cur.execute(f"DROP TRIGGER IF EXISTS {FUNCTION}_{suffix} ON cases_case")
-            cur.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}_{suffix}()")
+        for table, function in (("cases_case", FUNCTION), (Household._meta.db_table, HOUSEHOLD_FUNCTION)):
+            for suffix in _EVENTS:
+                if table in names:
+                    cur.execute(f"DROP TRIGGER IF EXISTS {function}_{suffix} ON {table}")
+                cur.execute(f"DROP FUNCTION IF EXISTS {function}_{suffix}()")
 
 
 def rebuild(using: str = "default") -> None:
-    """Recount everything from cases_case (in the caller's transaction)."""
+    """Recount everything from cases_case and grids_household (in the caller's transaction)."""
     connection = connections[using]
     with connection.cursor() as cur:
         tables = ", ".join(m._meta.db_table for m in TABLES)
         # TRUNCATE, not DELETE: no dead rows for the pages' index scans to step over.
         cur.execute(f"TRUNCATE {tables}")
-        for sql in _inserts(connection, [("cases_case", 1)], True):
+        for sql in _rebuild_inserts(connection):
             cur.execute(sql)
         # Fresh statistics: a planner that thinks the table is empty sorts on disk instead of hashing.
         cur.execute(f"ANALYZE {tables}")
@@ -393,6 +451,7 @@ _FOLDS = (
     (CaseDayStat, ("day", *KEYS), (), DAY_COLUMNS),
     (CaseClosePair, ("closed_day", *KEYS), ("deadline_day",), PAIR_COLUMNS),
     (CaseOpenStat, KEYS, (), OPEN_COLUMNS),
+    (HouseholdStat, ("node_key", "child_key"), ("last_visit_day",), ("households",)),
 )
 
 
@@ -568,10 +627,13 @@ def cube(cases: QuerySet, node, period: Period, key, category: str = "", source:
         )
         parts.append(_part(grouped, "child", [m.key for m in measures], all_keys))
     parts = [_positional(sql, named) if params is None else (sql, params) for sql, params in parts]
+    # Summed per cell first (one hash pass over the days' rows, ~10× fewer rows out), then the
+    # grouping sets over the cells: each set hashes every input row, so the days' rows once.
+    sums = ", ".join(f"sum({k}) AS {k}" for k in all_keys)
     sql = (
-        f"SELECT GROUPING(child, category_id, source) AS g, child, category_id, source, "
-        f"{', '.join(f'sum({k}) AS {k}' for k in all_keys)} "
-        f"FROM ({' UNION ALL '.join(p[0] for p in parts)}) u "
+        f"SELECT GROUPING(child, category_id, source) AS g, child, category_id, source, {sums} "
+        f"FROM (SELECT child, category_id, source, {sums} FROM ({' UNION ALL '.join(p[0] for p in parts)}) u "
+        "GROUP BY child, category_id, source) cells "
         "GROUP BY GROUPING SETS ((child), (category_id), (source))"
     )
     params = tuple(param for _, part_params in parts for param in part_params)
@@ -598,3 +660,29 @@ def trend(node, period: Period, category: str = "", source: str = "") -> dict[dt
         rows = rows.filter(source=source)
     rows = rows.values("day").annotate(reported=Sum("reported"), closed=Sum("closed")).order_by()
     return {row["day"]: (row["reported"] or 0, row["closed"] or 0) for row in rows}
+
+
+def household_counts(node, period: Period) -> tuple[dict[int | None, dict], bool]:
+    """Active households per child of a county or town node, and the households visited in the
+    period when it ends today or later (visits are never dated after today, so those are the
+    households whose latest visit falls in it). Returns the counts and whether the visited ones
+    are among them (an earlier period needs the visits themselves: `selectors.household_counts`)."""
+    # Today by the clock, not the period's `now`: no visit is dated after it.
+    with_visits = period.date_to >= timezone.localdate()
+    visited = (
+        Sum("households", filter=Q(last_visit_day__gte=period.date_from, last_visit_day__lte=period.date_to))
+        if with_visits
+        else None
+    )
+    rows = (
+        HouseholdStat.objects.filter(node_key=node.pk)
+        .values("child_key")
+        .annotate(all=Sum("households"), **({"visited": visited} if visited is not None else {}))
+        .order_by()
+    )
+    counts: dict[int | None, dict] = {}
+    for row in rows:
+        counts[row["child_key"] or None] = {"households": row["all"] or 0} | (
+            {"visited_households": row["visited"] or 0} if with_visits else {}
+        )
+    return counts, with_visits

@@ -103,6 +103,31 @@ class CaseOpenStat(models.Model):
         return f"{self.node_key}/{self.child_key} {self.category_id} {self.source}"
 
 
+class HouseholdStat(models.Model):
+    """Active households of one child of a county or town node by the date of their latest visit
+    (none: never visited), kept from grids_household (Household.last_visited_on is itself kept
+    from the visits): the households are the sum over every row, those visited in a period that
+    ends today the sum over the rows whose date is in it."""
+
+    id = models.BigAutoField(primary_key=True)
+    node_key = models.IntegerField()
+    child_key = models.IntegerField()
+    last_visit_day = models.DateField(null=True)
+    households = models.IntegerField(default=0)
+    compacted = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("户数统计")
+        verbose_name_plural = _("户数统计")
+        indexes = [
+            models.Index(fields=["node_key", "child_key", "last_visit_day"], name="householdstat_key"),
+            models.Index(fields=["node_key"], name="householdstat_dirty", condition=models.Q(compacted=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_key}/{self.child_key} {self.last_visit_day}: {self.households}"
+
+
 for _column in DAY_COLUMNS:
     CaseDayStat.add_to_class(_column, models.IntegerField(default=0))
 for _column in PAIR_COLUMNS:

@@ -25,7 +25,7 @@ from cases.models import CalendarDay, CalendarYear, WorkingHours
 from grids.choices import AreaLevel
 from tests.factories import UserFactory, area
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_calendar")]
 
 SH = ZoneInfo("Asia/Shanghai")
 WM, WH, WD = LimitUnit.WORKING_MINUTES, LimitUnit.WORKING_HOURS, LimitUnit.WORKING_DAYS
@@ -34,13 +34,6 @@ WARNING_2027 = "2027 年节假日安排尚未录入"
 
 def at(year, month, day, hour=0, minute=0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def fresh_calendar():
-    calendar.reset()
-    yield
-    calendar.reset()
 
 
 @pytest.fixture(autouse=True)

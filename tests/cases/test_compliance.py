@@ -22,7 +22,7 @@ from cases.sweep import sweep_deadlines
 from cases.tasks import recompute_deadlines_for_years, record_reporting_compliance
 from staff.choices import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_calendar")]
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 24)
@@ -30,13 +30,6 @@ DAY = date(2026, 11, 24)
 
 def at(year, month, day, hour=0, minute=0, second=0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def fresh_calendar():
-    calendar.reset()
-    yield
-    calendar.reset()
 
 
 @pytest.fixture(autouse=True)

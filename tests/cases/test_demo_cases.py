@@ -10,10 +10,9 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from cases import calendar, services
+from cases import services
 from cases.choices import OPEN_STATES, Action, CaseKind, CaseState
 from cases.models import Case, CaseEvent, CaseNumber, ExtensionRequest, Reminder, Supervision
-from gridgov.demo import DemoBuilder
 from gridgov.demo_cases import CaseHistoryBuilder
 from grids.choices import AreaLevel
 from grids.models import Area
@@ -21,27 +20,15 @@ from grids.paths import PATH_FIELDS, PathCache
 from staff.choices import Role
 from staff.models import Post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_calendar")]
 COUNT = 300
 # A working Wednesday noon: the short-lived states (reported and overdue, escalated, awaiting the
 # check) exist at such a moment; after a weekend the sweep has escalated every overdue case.
 NOW = dt.datetime(2026, 11, 25, 12, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_calendar():
-    calendar.reset()
-    yield
-    calendar.reset()
-
-
 @pytest.fixture
-def place(db):
-    DemoBuilder(scale="demo", seed=3, log=lambda *a: None).build()
-
-
-@pytest.fixture
-def history(place):
+def history(demo_place):
     now = NOW
     builder = CaseHistoryBuilder(COUNT, seed=5, now=now, log=lambda *a: None)
     stats = builder.build()
@@ -171,7 +158,7 @@ def test_the_engine_continues_from_generated_state(history):
     assert accepted.state == CaseState.HANDLING and accepted.accepted_at <= now and accepted.assignee == centre
 
 
-def test_same_seed_same_history_and_numbers_continue(place):
+def test_same_seed_same_history_and_numbers_continue(demo_place):
     now = timezone.now()  # the real clock: whatever the moment, the rows are consistent
 
     def run():

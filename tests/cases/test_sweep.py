@@ -13,7 +13,6 @@ import time_machine
 from django.conf import settings
 from django.db import connection
 
-from cases import calendar
 from cases.choices import Action, CaseState
 from cases.models import Case, CaseEvent, Category, Notification, Reminder, Supervision
 from cases.services import case_act, case_report
@@ -21,6 +20,7 @@ from cases.sweep import sweep_deadlines
 from staff.choices import Role
 
 SH = ZoneInfo("Asia/Shanghai")
+pytestmark = pytest.mark.usefixtures("fresh_calendar")
 
 
 def at(year, month, day, hour=0, minute=0, second=0) -> datetime:
@@ -28,13 +28,6 @@ def at(year, month, day, hour=0, minute=0, second=0) -> datetime:
 
 
 TUE_0900 = at(2026, 11, 24, 9, 0)  # a normal working Tuesday
-
-
-@pytest.fixture(autouse=True)
-def fresh_calendar():
-    calendar.reset()
-    yield
-    calendar.reset()
 
 
 def file_case(tree, code="0202", when=TUE_0900, area="grid_a", description="路口有人聚众赌博", **kwargs):

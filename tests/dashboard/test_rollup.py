@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
+from django.utils import timezone
 
 from cases.choices import CaseKind, CaseState, Rating, Source
 from cases.dashboard import rollup, selectors
@@ -29,10 +30,12 @@ from cases.dashboard.rollup_models import (
     CaseClosePair,
     CaseDayStat,
     CaseOpenStat,
+    HouseholdStat,
 )
 from cases.models import Case, Category
-from grids.models import Area
+from grids.models import Area, Household
 from grids.paths import set_path
+from grids.visits import Visit
 from staff.choices import Role
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -349,6 +352,7 @@ def test_compaction_rewrites_only_the_keys_that_changed(tree):
 
 @pytest.mark.postgres
 def test_healthz_reports_the_rollup_backlog_and_missing_triggers(tree, client, monkeypatch):
+    rollup.compact()  # the tree's households
     data = client.get("/healthz").json()
     assert data["dashboard_rollup"] == {"ok": True, "installed": True, "unfolded_rows": 0}
     categories = list(Category.objects.filter(parent__isnull=False).order_by("code")[:2])
@@ -370,3 +374,108 @@ def test_healthz_reports_the_rollup_backlog_and_missing_triggers(tree, client, m
     assert data["status"] == "degraded" and data["dashboard_rollup"]["installed"] is False
     rollup.install()
     assert client.get("/healthz").json()["dashboard_rollup"]["installed"] is True
+
+
+# --- households and visits (走访覆盖率) -----------------------------------------------------------
+
+
+def _visit_periods() -> list[Period]:
+    """Periods around the real today: the visited households come from the rollup for periods
+    that end today or later, live for earlier ones."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    d = dt.timedelta
+    return [
+        Period(today - d(29), today, now),
+        Period(today - d(6), today, now),
+        Period(today - d(10), today + d(3), now),
+        Period(today - d(59), today - d(20), now),  # wholly in the past: visited counted live
+        Period(today + d(1), today + d(9), now),
+    ]
+
+
+def _assert_households_same(tree, settings, label: str) -> None:
+    user = tree.users[Role.COUNTY_OFFICIAL]
+    for key in ("county", "town_a", "town_b"):
+        node = Area.objects.get(pk=tree[key].pk)
+        for period in _visit_periods():
+            live = _page(user, node, period, settings, use_rollup=False)
+            rolled = _page(user, node, period, settings, use_rollup=True)
+            for part in ("total", "children", "other"):
+                assert rolled[part] == live[part], (label, key, period.date_from, period.date_to, part)
+    latest = dict(Visit.objects.values("household_id").annotate(d=Max("date")).values_list("household_id", "d"))
+    for household_id, last in Household.objects.values_list("id", "last_visited_on"):
+        assert last == latest.get(household_id), (label, household_id)
+
+
+@pytest.mark.postgres
+def test_households_and_visit_coverage_read_the_same_both_ways_through_every_kind_of_write(tree, settings):
+    rng = random.Random(20261207)
+    today = timezone.localdate()
+    places = [tree[k] for k in ("grid_a", "group_a", "special_a", "grid_b")]
+    rows = []
+    for n in range(120):
+        h = Household(code=f"R{n:05d}", address=f"测试路 {n} 号", area=rng.choice(places), is_active=rng.random() > 0.1)
+        set_path(h)
+        rows.append(h)
+    households = Household.objects.bulk_create(rows)
+    visitor = tree.users[Role.GRID_WORKER]
+
+    def visit(h, day):
+        v = Visit(household=h, visitor=visitor, date=day, discussed="走访", area=h.area)
+        set_path(v)
+        return v
+
+    Visit.objects.bulk_create(
+        [visit(h, today - dt.timedelta(days=rng.randrange(0, 70))) for h in households for _ in range(rng.randrange(3))]
+    )
+    assert Visit.objects.count() > 80
+    assert Household.objects.filter(last_visited_on__isnull=False).exists()
+    _assert_households_same(tree, settings, "after insert")
+
+    # One visit at a time, as the worker's form saves it, and visits moved and deleted in bulk.
+    for h in rng.sample(households, 10):
+        visit(h, today).save()
+    ids = list(Visit.objects.values_list("id", flat=True))
+    Visit.objects.filter(id__in=rng.sample(ids, 20)).update(date=today - dt.timedelta(days=45))
+    Visit.objects.filter(id__in=rng.sample(ids, 5)).update(household=households[0])
+    Visit.objects.filter(id__in=rng.sample(ids, 25)).delete()
+    _assert_households_same(tree, settings, "after visit changes")
+
+    # Households deactivated, moved to the other town, edited without a counted change.
+    Household.objects.filter(id__in=[h.pk for h in rng.sample(households, 15)]).update(is_active=False)
+    moved = list(Household.objects.filter(town_id=tree["town_a"].pk).order_by("id")[:20])
+    for h in moved:
+        h.area = tree["grid_b"]
+        set_path(h)
+    Household.objects.bulk_update(moved, ["area", "county", "town", "zone", "village", "grid"])
+    stored = HouseholdStat.objects.count()
+    Household.objects.update(address="改了地址")
+    assert HouseholdStat.objects.count() == stored
+    _assert_households_same(tree, settings, "after household changes")
+
+    # Compaction and a recount keep the figures.
+    kept = _stored(HouseholdStat, ["node_key", "child_key", "last_visit_day"], ["households"])
+    rollup.compact()
+    assert not HouseholdStat.objects.filter(compacted=False).exists()
+    assert _stored(HouseholdStat, ["node_key", "child_key", "last_visit_day"], ["households"]) == kept
+    rollup.rebuild()
+    assert _stored(HouseholdStat, ["node_key", "child_key", "last_visit_day"], ["households"]) == kept
+    _assert_households_same(tree, settings, "after compaction")
+
+
+@pytest.mark.postgres
+def test_the_county_page_reads_households_from_the_rollup(tree, settings):
+    """The rollup is what the page reads: a count written only into it shows on the county page."""
+    settings.GRIDGOV_CASE_ROLLUP = True
+    rollup.compact()
+    county = Area.objects.get(pk=tree["county"].pk)
+    user = tree.users[Role.COUNTY_OFFICIAL]
+    period = Period.last_days(30)
+    before = selectors.breakdown(user, selectors.Filters(county, period)).total.counts
+    HouseholdStat.objects.create(
+        node_key=county.pk, child_key=tree["town_b"].pk, last_visit_day=period.date_to, households=5
+    )
+    after = selectors.breakdown(user, selectors.Filters(county, period)).total.counts
+    assert after["households"] == before["households"] + 5
+    assert after["visited_households"] == before["visited_households"] + 5

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gridgov.demo import DEMO_PASSWORD, SCALES, DemoBuilder, DemoRefused
 from gridgov.demo_cases import CaseHistoryBuilder
+from gridgov.demo_visits import VisitHistoryBuilder
 from grids.models import Area
 
 DEFAULT_CASES = {"demo": 600}
@@ -13,7 +14,7 @@ DEFAULT_CASES = {"demo": 600}
 class Command(BaseCommand):
     help = (
         "Build a believable demo place (Faker zh_CN): every tree level, households, residents, staff posts, "
-        "and a case history of the last 90 days (--cases)."
+        "a case history of the last 90 days (--cases) and the household visits of the last 90 days (--visit-days)."
     )
 
     def add_arguments(self, parser):
@@ -31,12 +32,30 @@ class Command(BaseCommand):
             action="store_true",
             help="add --cases cases to the areas and staff of an already seeded database, touching nothing else",
         )
+        parser.add_argument(
+            "--visit-days",
+            type=int,
+            default=90,
+            help="days of household visits (入户走访) to generate up to yesterday (0: none)",
+        )
 
-    def handle(self, *args, scale: str, seed: int, if_empty: bool, cases: int | None, cases_only: bool, **options):
+    def handle(
+        self,
+        *args,
+        scale: str,
+        seed: int,
+        if_empty: bool,
+        cases: int | None,
+        cases_only: bool,
+        visit_days: int,
+        **options,
+    ):
         if cases is None:
             cases = DEFAULT_CASES.get(scale, 0)
         if cases < 0:
             raise CommandError("--cases 不能为负数")
+        if visit_days < 0:
+            raise CommandError("--visit-days 不能为负数")
         if cases_only:
             self._cases(cases, seed)
             return
@@ -54,6 +73,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"完成，用时 {elapsed:.1f} 秒：{stats}"))
         if cases:
             self._cases(cases, seed)
+        if visit_days:
+            self.stdout.write(f"生成入户走访记录：近 {visit_days} 天 …")
+            visits = VisitHistoryBuilder(days=visit_days, seed=seed, log=self.stdout.write).build()
+            self.stdout.write(self.style.SUCCESS(f"走访完成，用时 {visits['seconds']} 秒：{visits}"))
         self.stdout.write("")
         self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for username, label, where in builder.logins:
