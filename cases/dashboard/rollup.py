@@ -61,6 +61,10 @@ from .kpis import CASE_MEASURES, DUE, Period, due_candidates
 from .rollup_models import (
     DAY_COLUMNS,
     DUE_COLUMNS,
+    GRAIN_CATEGORY,
+    GRAIN_CELL,
+    GRAIN_CHILD,
+    GRAIN_SOURCE,
     OPEN_COLUMNS,
     PAIR_COLUMNS,
     CaseClosePair,
@@ -164,6 +168,35 @@ def _one(sign: int, condition: str, column: str) -> str:
     return f"{sign} * (CASE WHEN {condition} THEN 1 ELSE 0 END) AS {column}"
 
 
+#: The GROUPING SETS of each grain (rollup_models.GRAIN_*).
+_GRAIN_SETS = {
+    GRAIN_CELL: "(child_key, category_id, source)",
+    GRAIN_CHILD: "(child_key)",
+    GRAIN_CATEGORY: "(category_id)",
+    GRAIN_SOURCE: "(source)",
+}
+ALL_GRAINS = tuple(_GRAIN_SETS)
+
+
+def _grained_insert(
+    model, lead: list[str], names: list[str], parts: list[str], grains: tuple[int, ...], compacted: bool
+) -> str:
+    """INSERT … SELECT of the rows of `parts` summed per (lead columns, node, grain key): one row
+    per grain in `grains` (GROUPING SETS; a key summed away is stored as 0 or ''), zero rows left
+    out. A rebuild writes each node's rows together: a page reads few pages (compaction does too)."""
+    lead_sql = "".join(f"{c}, " for c in lead)
+    sets = ", ".join(_GRAIN_SETS[g] for g in grains)
+    return (
+        f"INSERT INTO {model._meta.db_table} ({lead_sql}grain, {', '.join(KEYS)}, {', '.join(names)}, compacted) "
+        f"SELECT {lead_sql}GROUPING(child_key, category_id, source), node_key, COALESCE(child_key, 0), "
+        f"COALESCE(category_id, 0), COALESCE(source, ''), {', '.join(f'sum({n})' for n in names)}, "
+        f"{str(compacted).upper()} FROM ({' UNION ALL '.join(parts)}) u "
+        f"GROUP BY {lead_sql}node_key, GROUPING SETS ({sets}) "
+        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}"
+        + (f" ORDER BY node_key{''.join(f', {c}' for c in lead[:1])}" if compacted else "")
+    )
+
+
 def _day_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> str:
     columns = day_columns()
     conditions = {name: _condition_sql(connection, q, "c") for name, _, q in columns}
@@ -180,13 +213,7 @@ def _day_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> 
                 for level in NODES
             ]
     names = [name for name, _, _ in columns]
-    return (
-        f"INSERT INTO {CaseDayStat._meta.db_table} (day, {', '.join(KEYS)}, {', '.join(names)}, compacted) "
-        f"SELECT day, {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, {str(compacted).upper()} "
-        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4, 5 "
-        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}" + (" ORDER BY node_key, day" if compacted else "")
-        # A rebuild writes each node's days together: a page reads few pages (compaction does too).
-    )
+    return _grained_insert(CaseDayStat, ["day"], names, parts, ALL_GRAINS, compacted)
 
 
 def _pair_insert(connection, sources: list[tuple[str, int]], compacted: bool) -> str:
@@ -203,13 +230,9 @@ def _pair_insert(connection, sources: list[tuple[str, int]], compacted: bool) ->
             for level in NODES
         ]
     names = [name for name, _ in columns]
-    return (
-        f"INSERT INTO {CaseClosePair._meta.db_table} (closed_day, deadline_day, {', '.join(KEYS)}, "
-        f"{', '.join(names)}, compacted) "
-        f"SELECT closed_day, deadline_day, {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, "
-        f"{str(compacted).upper()} FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4, 5, 6 "
-        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}"
-        + (" ORDER BY node_key, closed_day" if compacted else "")
+    # The due family is not broken down by 小类 or source on a page: cells (filtered pages) and children.
+    return _grained_insert(
+        CaseClosePair, ["closed_day", "deadline_day"], names, parts, (GRAIN_CELL, GRAIN_CHILD), compacted
     )
 
 
@@ -224,12 +247,7 @@ def _open_insert(connection, sources: list[tuple[str, int]], compacted: bool) ->
         for level in NODES
     ]
     names = [name for name, _ in columns]
-    return (
-        f"INSERT INTO {CaseOpenStat._meta.db_table} ({', '.join(KEYS)}, {', '.join(names)}, compacted) "
-        f"SELECT {', '.join(KEYS)}, {', '.join(f'sum({n})' for n in names)}, {str(compacted).upper()} "
-        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2, 3, 4 "
-        f"HAVING {' OR '.join(f'sum({n}) <> 0' for n in names)}" + (" ORDER BY node_key" if compacted else "")
-    )
+    return _grained_insert(CaseOpenStat, [], names, parts, ALL_GRAINS, compacted)
 
 
 def _household_insert(sources: list[tuple[str, int]], compacted: bool) -> str:
@@ -448,9 +466,9 @@ def on_post_migrate(sender, using="default", **kwargs) -> None:
 #: Per table: the columns of a key (day columns first; a nullable one is compared with IS NOT
 #: DISTINCT FROM) and the counts.
 _FOLDS = (
-    (CaseDayStat, ("day", *KEYS), (), DAY_COLUMNS),
-    (CaseClosePair, ("closed_day", *KEYS), ("deadline_day",), PAIR_COLUMNS),
-    (CaseOpenStat, KEYS, (), OPEN_COLUMNS),
+    (CaseDayStat, ("day", "grain", *KEYS), (), DAY_COLUMNS),
+    (CaseClosePair, ("closed_day", "grain", *KEYS), ("deadline_day",), PAIR_COLUMNS),
+    (CaseOpenStat, ("grain", *KEYS), (), OPEN_COLUMNS),
     (HouseholdStat, ("node_key", "child_key"), ("last_visit_day",), ("households",)),
 )
 
@@ -533,10 +551,16 @@ def _bounds(p: Period) -> tuple[dt.date, dt.date, bool]:
     return today, last_whole, p.date_from <= today <= p.date_to
 
 
-def _part(qs: QuerySet, child: str, keys: list[str], all_keys: list[str]) -> tuple[str, tuple]:
-    """One grouped queryset of live counts as rows of (child, 小类, source, every measure)."""
+def _part(qs: QuerySet, keys: list[str], all_keys: list[str], grain: int) -> tuple[str, tuple]:
+    """One grouped queryset of live counts (grouped by child, 小类 and source for CELL rows, by
+    child alone for CHILD rows) as rows of (grain, child, 小类, source, every measure)."""
     sql, params = qs.query.sql_with_params()
-    columns = [f'p."{child}" AS child', 'p."category_id" AS category_id', 'p."source" AS source']
+    columns = [f"{grain} AS grain", 'p."child" AS child']
+    columns += (
+        ['p."category_id" AS category_id', 'p."source" AS source']
+        if grain == GRAIN_CELL
+        else ["0 AS category_id", "'' AS source"]
+    )
     columns += [f'p."{k}" AS {k}' if k in keys else f"0 AS {k}" for k in all_keys]
     return f"SELECT {', '.join(columns)} FROM ({sql}) p", params
 
@@ -568,20 +592,24 @@ def _cell_filter(category: str, source: str) -> tuple[str, dict]:
 
 def cube(cases: QuerySet, node, period: Period, key, category: str = "", source: str = ""):
     """Every case measure per child, and the breakdown measures per 小类 and per source, for a
-    county or town node (a `selectors.Cube`), in one statement: the parts below are summed with
-    GROUPING SETS, so a few dozen rows come back instead of thousands of cells. `cases` are the
-    node's cases in the user's scope, filtered (for the live parts), `key` the child expression
-    over them, `category`/`source` the page's filters (for the rollup rows)."""
+    county or town node (a `selectors.Cube`), in one statement. Without a 小类/source filter it
+    sums the CHILD, CATEGORY and SOURCE rows (GROUP BY grain); with one, the CELL rows the filter
+    keeps, folded by GROUPING SETS. Either way a few dozen rows come back. `cases` are the node's
+    cases in the user's scope, filtered (for the live parts), `key` the child expression over
+    them, `category`/`source` the page's filters (for the rollup rows)."""
     from .selectors import BREAKDOWN_MEASURES, Cube
 
     today, last_whole, live_today = _bounds(period)
     all_keys = [m.key for m in CASE_MEASURES]
     dated = [c for c in DAY_COLUMNS if not c.startswith("d_")]
+    filtered = bool(category or source)
+    grains = f"grain = {GRAIN_CELL}" if filtered else f"grain IN ({GRAIN_CHILD}, {GRAIN_CATEGORY}, {GRAIN_SOURCE})"
+    child_grain = GRAIN_CELL if filtered else GRAIN_CHILD  # the rows of measures counted per child only
 
     def columns(stored: dict[str, str]) -> str:
-        """Rollup rows as (child, 小类, source, every measure): summed once, by the GROUPING SETS."""
+        """Rollup rows as (grain, child, 小类, source, every measure)."""
         values = ", ".join(f"{stored[k]} AS {k}" if k in stored else f"0 AS {k}" for k in all_keys)
-        return f"NULLIF(child_key, 0) AS child, category_id, source, {values}"
+        return f"grain, NULLIF(child_key, 0) AS child, category_id, source, {values}"
 
     cell_filter, named = _cell_filter(category, source)
 
@@ -590,13 +618,13 @@ def cube(cases: QuerySet, node, period: Period, key, category: str = "", source:
     parts = [
         (
             f"SELECT {columns(on_day)} FROM {CaseDayStat._meta.db_table} "
-            f"WHERE node_key = %(node)s AND day >= %(from)s AND day <= %(to)s{cell_filter}",
+            f"WHERE node_key = %(node)s AND {grains} AND day >= %(from)s AND day <= %(to)s{cell_filter}",
             None,
         ),
         # Closed in P with the deadline outside P (or none): the part of D the deadline days miss.
         (
             f"SELECT {columns({c: c for c in PAIR_COLUMNS})} FROM {CaseClosePair._meta.db_table} "
-            "WHERE node_key = %(node)s AND closed_day >= %(from)s AND closed_day <= %(to)s "
+            f"WHERE node_key = %(node)s AND grain = {child_grain} AND closed_day >= %(from)s AND closed_day <= %(to)s "
             "AND (deadline_day IS NULL OR deadline_day < %(from)s OR deadline_day > %(last)s)"
             + (" AND deadline_day IS DISTINCT FROM %(today)s" if live_today else "")
             + cell_filter,
@@ -604,7 +632,7 @@ def cube(cases: QuerySet, node, period: Period, key, category: str = "", source:
         ),
         (
             f"SELECT {columns({c: c for c in OPEN_COLUMNS})} FROM {CaseOpenStat._meta.db_table} "
-            f"WHERE node_key = %(node)s{cell_filter}",
+            f"WHERE node_key = %(node)s AND {grains}{cell_filter}",
             None,
         ),
     ]
@@ -618,42 +646,59 @@ def cube(cases: QuerySet, node, period: Period, key, category: str = "", source:
     # Snapshots that read the clock (near due) are counted live over the open cases.
     moving = [m for m in CASE_MEASURES if m.snapshot and m.where is None]
     live.append((cases.filter(reduce(operator.or_, (m.q(period) for m in moving))), moving))
+    assert not {m.key for _, measures in live for m in measures} & set(BREAKDOWN_MEASURES)  # counted per child only
     for qs, measures in live:
         grouped = (
             qs.annotate(child=key)
-            .values("child", "category_id", "source")
+            .values("child", *(("category_id", "source") if filtered else ()))
             .annotate(**{m.key: Count("id", filter=m.q(period)) for m in measures})
             .order_by()
         )
-        parts.append(_part(grouped, "child", [m.key for m in measures], all_keys))
+        parts.append(_part(grouped, [m.key for m in measures], all_keys, child_grain))
     parts = [_positional(sql, named) if params is None else (sql, params) for sql, params in parts]
-    # Summed per cell first (one hash pass over the days' rows, ~10× fewer rows out), then the
-    # grouping sets over the cells: each set hashes every input row, so the days' rows once.
+    union = " UNION ALL ".join(p[0] for p in parts)
     sums = ", ".join(f"sum({k}) AS {k}" for k in all_keys)
-    sql = (
-        f"SELECT GROUPING(child, category_id, source) AS g, child, category_id, source, {sums} "
-        f"FROM (SELECT child, category_id, source, {sums} FROM ({' UNION ALL '.join(p[0] for p in parts)}) u "
-        "GROUP BY child, category_id, source) cells "
-        "GROUP BY GROUPING SETS ((child), (category_id), (source))"
-    )
+    if filtered:
+        # Summed per cell first (one hash pass over the days' rows), then the grouping sets over
+        # the cells: each set hashes every input row. GROUPING() numbers the sets as the grains.
+        sql = (
+            f"SELECT GROUPING(child, category_id, source) AS g, child, category_id, source, {sums} "
+            f"FROM (SELECT child, category_id, source, {sums} FROM ({union}) u "
+            "GROUP BY child, category_id, source) cells "
+            "GROUP BY GROUPING SETS ((child), (category_id), (source))"
+        )
+    else:
+        sql = f"SELECT grain AS g, child, category_id, source, {sums} FROM ({union}) u GROUP BY 1, 2, 3, 4"
     params = tuple(param for _, part_params in parts for param in part_params)
     result = Cube()
     with connections[cases.db].cursor() as cur:
         cur.execute(sql, params)
         for g, child, category_id, source, *values in cur.fetchall():
             counts = {k: int(v) for k, v in zip(all_keys, values, strict=True) if v}
-            if g == 0b011:  # per child (小类 and source rolled up)
-                result.children[child] = counts
-            elif g == 0b101:  # per 小类
-                result.categories[category_id] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
-            else:  # per source
-                result.sources[source] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
+            if g == GRAIN_CHILD:  # 小类 and source summed away
+                _merge(result.children, child, counts)
+            elif g == GRAIN_CATEGORY:
+                _merge(result.categories, category_id, {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES})
+            elif g == GRAIN_SOURCE:
+                _merge(result.sources, source, {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES})
     return result
 
 
+def _merge(target: dict, key, counts: dict) -> None:
+    """Unfiltered rows of one child come back once per grain group (1 row); kept as a sum anyway."""
+    row = target.setdefault(key, {})
+    for k, v in counts.items():
+        row[k] = row.get(k, 0) + v
+
+
 def trend(node, period: Period, category: str = "", source: str = "") -> dict[dt.date, tuple[int, int]]:
-    """(reported, closed) per local day of the period for a county or town node."""
+    """(reported, closed) per local day of the period for a county or town node: from the CHILD
+    rows, or the CELL rows a 小类/source filter keeps."""
     rows = CaseDayStat.objects.filter(node_key=node.pk, day__gte=period.date_from, day__lte=period.date_to)
+    if category or source:
+        rows = rows.filter(grain=GRAIN_CELL)
+    else:
+        rows = rows.filter(grain=GRAIN_CHILD)
     if category:
         rows = rows.filter(category_id__in=Category.objects.filter(code__startswith=category).values("id"))
     if source:

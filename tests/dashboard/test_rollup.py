@@ -189,22 +189,22 @@ def test_the_rollup_gives_the_live_figures_through_every_kind_of_write(tree, set
 
     # Compaction folds the appended rows and changes no figure.
     before = CaseDayStat.objects.count()
-    kept_days = _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS)
-    kept_pairs = _stored(CaseClosePair, ["closed_day", "deadline_day", *rollup.KEYS], PAIR_COLUMNS)
-    kept_open = _stored(CaseOpenStat, list(rollup.KEYS), OPEN_COLUMNS)
+    kept_days = _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS)
+    kept_pairs = _stored(CaseClosePair, ["closed_day", "deadline_day", "grain", *rollup.KEYS], PAIR_COLUMNS)
+    kept_open = _stored(CaseOpenStat, ["grain", *rollup.KEYS], OPEN_COLUMNS)
     assert rollup.compact() is not None
     assert not CaseDayStat.objects.filter(compacted=False).exists()
     assert not CaseClosePair.objects.filter(compacted=False).exists()
     assert not CaseOpenStat.objects.filter(compacted=False).exists()
     assert CaseDayStat.objects.count() < before
-    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept_days
+    assert _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS) == kept_days
     _assert_same(tree, settings, "after compaction")
 
     # Recounting from scratch gives what the triggers kept.
     rollup.rebuild()
-    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept_days
-    assert _stored(CaseClosePair, ["closed_day", "deadline_day", *rollup.KEYS], PAIR_COLUMNS) == kept_pairs
-    assert _stored(CaseOpenStat, list(rollup.KEYS), OPEN_COLUMNS) == kept_open
+    assert _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS) == kept_days
+    assert _stored(CaseClosePair, ["closed_day", "deadline_day", "grain", *rollup.KEYS], PAIR_COLUMNS) == kept_pairs
+    assert _stored(CaseOpenStat, ["grain", *rollup.KEYS], OPEN_COLUMNS) == kept_open
 
 
 @pytest.mark.postgres
@@ -304,9 +304,11 @@ def test_concurrent_writers_and_compaction_lose_no_count(tree, settings):
     assert not errors, errors
     assert Case.objects.count() == 200
     rollup.compact()
-    county = CaseDayStat.objects.filter(node_key=tree["county"].pk)
-    assert county.aggregate(n=Sum("reported"))["n"] == 200
-    assert county.aggregate(n=Sum("state_closed"))["n"] == Case.objects.filter(state="closed").count()
+    closed = Case.objects.filter(state="closed").count()
+    for grain in rollup.ALL_GRAINS:  # every grain holds every case once
+        county = CaseDayStat.objects.filter(node_key=tree["county"].pk, grain=grain)
+        assert county.aggregate(n=Sum("reported"))["n"] == 200, grain
+        assert county.aggregate(n=Sum("state_closed"))["n"] == closed, grain
     _assert_same(tree, settings, "after concurrent writers")
 
 
@@ -316,13 +318,13 @@ def test_the_rebuild_command_recounts_lost_rows(tree):
     rng = random.Random(11)
     reporter = tree.users[Role.GRID_WORKER]
     Case.objects.bulk_create([_random_case(rng, n, [tree["grid_a"]], categories, reporter) for n in range(30)])
-    kept = _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS)
+    kept = _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS)
     CaseDayStat.objects.filter(day__lt=TODAY - dt.timedelta(days=10)).delete()  # a lost part of the counts
-    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) != kept
+    assert _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS) != kept
     out = StringIO()
     call_command("rebuild_dashboard_rollup", stdout=out)
     assert "已重建" in out.getvalue()
-    assert _stored(CaseDayStat, ["day", *rollup.KEYS], DAY_COLUMNS) == kept
+    assert _stored(CaseDayStat, ["day", "grain", *rollup.KEYS], DAY_COLUMNS) == kept
     call_command("rebuild_dashboard_rollup", "--compact", stdout=out)
     assert "合并完成" in out.getvalue()
 
@@ -334,7 +336,7 @@ def test_compaction_rewrites_only_the_keys_that_changed(tree):
     areas = [tree["grid_a"], tree["special_a"]]
     Case.objects.bulk_create([_random_case(rng, n, areas, _categories(), reporter) for n in range(40)])
     rollup.compact()
-    key = ("day", *rollup.KEYS)
+    key = ("day", "node_key", "grain", "child_key", "category_id", "source")
     before = {r["id"]: tuple(r[k] for k in key) for r in CaseDayStat.objects.values("id", *key)}
     case = Case.objects.order_by("id").first()
     Case.objects.filter(pk=case.pk).update(source=Source.PETITION if case.source != Source.PETITION else Source.HOTLINE)
