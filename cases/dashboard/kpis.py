@@ -40,7 +40,7 @@ The rates:
         grid_days  = GridDayCompliance rows (one per grid per day) with day in P
         compliant_days = those with ≥ 2 real patrol reports (compliant)
     走访覆盖率 visit_coverage      = visited_households / households
-        visited_households = distinct households with a visit dated in P
+        visited_households = active households there now with a visit dated in P
         households = active households now
 
 Snapshot counts (open, overdue, near_due, supervised) are the state of the open cases now and use
@@ -309,7 +309,7 @@ MEASURES: dict[str, Measure] = {
         _current("supervised", _("督办中"), _("此刻在办且正在督办的事件"), _saved_view_now("supervised")),
         Measure("grid_days", _("网格日数"), _("统计期内每个网格每天计一个网格日"), source=COMPLIANCE),
         Measure("compliant_days", _("达标网格日数"), _("当天有效巡查上报不少于 2 件的网格日"), source=COMPLIANCE),
-        Measure("visited_households", _("已走访户数"), _("统计期内有走访记录的户（按户去重）"), source=VISIT),
+        Measure("visited_households", _("已走访户数"), _("当前有效户中统计期内有走访记录的户数"), source=VISIT),
         Measure("households", _("户数"), _("当前有效户数"), source=VISIT, snapshot=True),
     )
 }
