@@ -297,11 +297,10 @@ def watched_columns() -> list[str]:
     return sorted(columns)
 
 
-def _any_change() -> str:
-    """For the UPDATE trigger: whether some row changed a watched column. A reminder or a version
+def _any_change(columns) -> str:
+    """For an UPDATE trigger: whether some row changed one of `columns`. A reminder or a version
     bump then costs one hash join instead of a recount; when something changed, every row of the
     statement is recounted (+1 new, -1 old) and the unchanged ones cancel in the GROUP BY."""
-    columns = watched_columns()
     differ = f"({', '.join(f'n.{c}' for c in columns)}) IS DISTINCT FROM ({', '.join(f'o.{c}' for c in columns)})"
     return f"SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {differ}"
 
@@ -323,7 +322,7 @@ def _trigger_body(connection, suffix: str) -> str:
     if suffix == "trunc":  # DELETE: a TRUNCATE naming the rollup tables too (flush) is still running
         return "".join(f"DELETE FROM {m._meta.db_table};" for m in CASE_TABLES)
     inserts = ";\n".join(_inserts(connection, [("new_rows", 1), ("old_rows", -1)], False))
-    return f"IF NOT EXISTS ({_any_change()}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
+    return f"IF NOT EXISTS ({_any_change(watched_columns())}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
 
 
 def _household_trigger_body(suffix: str) -> str:
@@ -334,13 +333,8 @@ def _household_trigger_body(suffix: str) -> str:
     if suffix == "trunc":
         return f"DELETE FROM {HouseholdStat._meta.db_table};"
     # An address or note edit changes no count: one hash join, nothing appended.
-    differ = (
-        f"({', '.join(f'n.{c}' for c in HOUSEHOLD_COLUMNS)}) IS DISTINCT FROM "
-        f"({', '.join(f'o.{c}' for c in HOUSEHOLD_COLUMNS)})"
-    )
-    changed = f"SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {differ}"
     inserts = _household_insert([("new_rows", 1), ("old_rows", -1)], False)
-    return f"IF NOT EXISTS ({changed}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
+    return f"IF NOT EXISTS ({_any_change(HOUSEHOLD_COLUMNS)}) THEN\nRETURN NULL;\nEND IF;\n{inserts};"
 
 
 #: The tables whose writes the rollup follows: (table, trigger function prefix, trigger body).
@@ -439,7 +433,7 @@ def uninstall(using: str = "default") -> None:
         return
     names = set(connection.introspection.table_names())
     with connection.cursor() as cur:
-        for table, function in (("cases_case", FUNCTION), (Household._meta.db_table, HOUSEHOLD_FUNCTION)):
+        for table, function, _body in _watched(connection):
             for suffix in _EVENTS:
                 if table in names:
                     cur.execute(f"DROP TRIGGER IF EXISTS {function}_{suffix} ON {table}")
@@ -676,19 +670,12 @@ def cube(cases: QuerySet, node, period: Period, key, category: str = "", source:
         for g, child, category_id, source, *values in cur.fetchall():
             counts = {k: int(v) for k, v in zip(all_keys, values, strict=True) if v}
             if g == GRAIN_CHILD:  # 小类 and source summed away
-                _merge(result.children, child, counts)
+                result.children[child] = counts
             elif g == GRAIN_CATEGORY:
-                _merge(result.categories, category_id, {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES})
+                result.categories[category_id] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
             elif g == GRAIN_SOURCE:
-                _merge(result.sources, source, {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES})
+                result.sources[source] = {k: counts.get(k, 0) for k in BREAKDOWN_MEASURES}
     return result
-
-
-def _merge(target: dict, key, counts: dict) -> None:
-    """Unfiltered rows of one child come back once per grain group (1 row); kept as a sum anyway."""
-    row = target.setdefault(key, {})
-    for k, v in counts.items():
-        row[k] = row.get(k, 0) + v
 
 
 def trend(node, period: Period, category: str = "", source: str = "") -> dict[dt.date, tuple[int, int]]:
@@ -707,27 +694,24 @@ def trend(node, period: Period, category: str = "", source: str = "") -> dict[dt
     return {row["day"]: (row["reported"] or 0, row["closed"] or 0) for row in rows}
 
 
-def household_counts(node, period: Period) -> tuple[dict[int | None, dict], bool]:
-    """Active households per child of a county or town node, and the households visited in the
-    period when it ends today or later (visits are never dated after today, so those are the
-    households whose latest visit falls in it). Returns the counts and whether the visited ones
-    are among them (an earlier period needs the visits themselves: `selectors.household_counts`)."""
-    # Today by the clock, not the period's `now`: no visit is dated after it.
-    with_visits = period.date_to >= timezone.localdate()
-    visited = (
-        Sum("households", filter=Q(last_visit_day__gte=period.date_from, last_visit_day__lte=period.date_to))
-        if with_visits
-        else None
-    )
+def serves_visits(period: Period) -> bool:
+    """Whether `household_counts` can give the visited households of `period`: it ends today or
+    later by the clock (not the period's `now`), and no visit is dated after today, so those are
+    the households whose latest visit falls in it. An earlier period needs the visits themselves."""
+    return period.date_to >= timezone.localdate()
+
+
+def household_counts(node, period: Period) -> dict[int | None, dict]:
+    """Active households per child of a county or town node and, of those, the ones visited in
+    `period` (one that `serves_visits`)."""
+    in_period = Q(last_visit_day__gte=period.date_from, last_visit_day__lte=period.date_to)
     rows = (
         HouseholdStat.objects.filter(node_key=node.pk)
         .values("child_key")
-        .annotate(all=Sum("households"), **({"visited": visited} if visited is not None else {}))
+        .annotate(all=Sum("households"), visited=Sum("households", filter=in_period))
         .order_by()
     )
-    counts: dict[int | None, dict] = {}
-    for row in rows:
-        counts[row["child_key"] or None] = {"households": row["all"] or 0} | (
-            {"visited_households": row["visited"] or 0} if with_visits else {}
-        )
-    return counts, with_visits
+    return {
+        row["child_key"] or None: {"households": row["all"] or 0, "visited_households": row["visited"] or 0}
+        for row in rows
+    }

@@ -271,14 +271,9 @@ def household_counts(user, node: Area, key, period: Period) -> dict[int | None, 
 
 def visit_counts(user, node: Area, children: list[Area], period: Period) -> dict[int | None, dict]:
     """Households and visited households per child: from the rollup on county and town pages in
-    the user's scope (for a period that ends before today the visited ones are counted live),
-    live elsewhere."""
-    if rollup.serves(user, node) and _column_key(node, children) is not None:
-        counts, with_visits = rollup.household_counts(node, period)
-        if not with_visits and Visit is not None:
-            for k, row in household_counts(user, node, _path_key(node, children), period).items():
-                counts.setdefault(k, {"households": 0})["visited_households"] = row["visited_households"]
-        return counts
+    the user's scope for a period that ends today or later, live elsewhere."""
+    if rollup.serves(user, node) and _column_key(node, children) is not None and rollup.serves_visits(period):
+        return rollup.household_counts(node, period)
     return household_counts(user, node, _path_key(node, children), period)
 
 
